@@ -1,0 +1,16 @@
+//! `reel` records real HTTP traffic on production hosts and replays it against staging, comparing
+//! latency and status distributions.
+//!
+//! The library holds one module per pipeline stage, data flowing one way
+//! (`capture → tcp → http → log → replay → compare`); `cli` and `cmd` are the command-line edge.
+//! `docs/ARCHITECTURE.md` describes the stages, the types passed between them and their invariants.
+
+pub mod capture;
+pub mod cli;
+pub mod cmd;
+pub mod compare;
+pub mod exchange;
+pub mod exit;
+pub mod http;
+pub mod log;
+pub mod tcp;
