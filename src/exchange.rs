@@ -61,6 +61,9 @@ pub struct Message {
     pub body_len: u64,
     /// Set when `bytes` holds less than the whole message.
     pub truncation: Option<Truncation>,
+    /// The id the message had in the format it was imported from (GoReplay's 24 hex digits), so
+    /// that exporting gives it back; `None` for messages reel captured itself.
+    pub external_id: Option<String>,
 }
 
 impl Message {
@@ -186,8 +189,11 @@ pub struct ReplayResult {
     pub request_bytes: u64,
     /// Bytes read for the response(s).
     pub response_bytes: u64,
-    /// The first bytes of staging's response body, for examples in reports.
-    pub body_prefix: Bytes,
+    /// Staging's final response as kept: the head and the first bytes of the body (the whole
+    /// message for results imported from GoReplay), for examples in reports.
+    pub response: Bytes,
+    /// The id the request had in the format it was imported from (GoReplay's), else `None`.
+    pub external_id: Option<String>,
     /// Transport-level failure, if any.
     pub error: Option<ErrorKind>,
     /// Replay shard that sent it (`I` of `--shard I/N`), 0 when unsharded.
