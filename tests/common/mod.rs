@@ -1,0 +1,367 @@
+//! Real parts for integration tests: network namespaces joined by veth pairs, nginx from Debian with
+//! a ground-truth access log, tcpdump, and the paths of the shared public captures. Every resource is
+//! uniquely named and removed by a drop guard; every process is stopped by its own PID.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/captures`, or `None` after printing why the test is skipped (a user's clone).
+pub fn shared_captures() -> Option<PathBuf> {
+    let dir = repo().join("../shared/captures");
+    if dir.join("public/INDEX.tsv").is_file() {
+        Some(dir)
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/captures not found, and CI is set: the shared corpus is required in CI"
+        );
+        eprintln!("skipped: ../shared/captures not found (it exists only on the project's machines)");
+        None
+    }
+}
+
+/// True when the test may create namespaces and capture (root). Outside CI a non-root run skips
+/// with a message; under CI=true a missing capability fails the test.
+pub fn can_use_netns(test: &str) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let tools = ["ip", "nginx", "tcpdump", "curl"]
+        .iter()
+        .all(|t| which(t).is_some());
+    if root && tools {
+        return true;
+    }
+    let why = if root {
+        "needs ip, nginx, tcpdump and curl (run scripts/setup)"
+    } else {
+        "needs root for network namespaces and capture"
+    };
+    assert!(std::env::var_os("CI").is_none(), "{test}: {why}, and CI is set");
+    eprintln!("skipped: {test}: {why}");
+    false
+}
+
+/// The path of an executable on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A name unique to this process and call, at most `max` bytes (interface names: 15).
+pub fn unique(prefix: &str, max: usize) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut s = format!("{prefix}{}x{n}", std::process::id() % 100_000);
+    s.truncate(max);
+    s
+}
+
+/// Runs a command to completion, panicking with its stderr if it fails.
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Two network namespaces, `server` (10.77.0.1) and `client` (10.77.0.2), joined by a veth pair.
+/// Addresses are fixed: each pair is its own network, so parallel tests never collide.
+pub struct NetPair {
+    /// Server namespace name.
+    pub server: String,
+    /// Client namespace name.
+    pub client: String,
+    /// The server side's veth interface (inside `server`).
+    pub server_if: String,
+}
+
+/// Server address inside a [`NetPair`].
+pub const SERVER_IP: &str = "10.77.0.1";
+/// Client address inside a [`NetPair`].
+pub const CLIENT_IP: &str = "10.77.0.2";
+
+impl NetPair {
+    /// Creates the namespaces and the link; removed on drop.
+    pub fn new() -> NetPair {
+        let server = unique("reels", 15);
+        let client = unique("reelc", 15);
+        let server_if = unique("rvs", 15);
+        let client_if = unique("rvc", 15);
+        sh(&["ip", "netns", "add", &server]);
+        let pair = NetPair {
+            server,
+            client,
+            server_if,
+        };
+        sh(&["ip", "netns", "add", &pair.client]);
+        sh(&[
+            "ip", "link", "add", &pair.server_if, "netns", &pair.server, "type", "veth", "peer",
+            "name", &client_if, "netns", &pair.client,
+        ]);
+        for (ns, dev, ip) in [
+            (&pair.server, &pair.server_if, SERVER_IP),
+            (&pair.client, &client_if, CLIENT_IP),
+        ] {
+            sh(&["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev]);
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            // MTU-sized frames, as a real NIC without offloads delivers them to the capture.
+            let _ = Command::new("ip")
+                .args(["netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        pair
+    }
+
+    /// A command that runs `args` inside the client namespace.
+    pub fn in_client(&self, args: &[&str]) -> Command {
+        netns_command(&self.client, args)
+    }
+
+    /// A command that runs `args` inside the server namespace.
+    pub fn in_server(&self, args: &[&str]) -> Command {
+        netns_command(&self.server, args)
+    }
+}
+
+impl Drop for NetPair {
+    fn drop(&mut self) {
+        for ns in [&self.server, &self.client] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// `ip netns exec NS args…`.
+pub fn netns_command(ns: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns]).args(args);
+    c
+}
+
+/// A child process stopped by its PID on drop (SIGTERM, then SIGKILL).
+pub struct Guard {
+    /// The child.
+    pub child: Option<Child>,
+}
+
+impl Guard {
+    /// Takes ownership of a spawned child.
+    pub fn new(child: Child) -> Guard {
+        Guard { child: Some(child) }
+    }
+
+    /// Sends `signal` to the child and waits up to `within` for it to exit; true when it did.
+    pub fn stop(&mut self, signal: nix::sys::signal::Signal, within: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, signal);
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(3));
+    }
+}
+
+/// One line of the ground-truth access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry {
+    /// nginx's connection serial number.
+    pub conn: u64,
+    /// Request number within the connection, from 1.
+    pub number: u64,
+    /// Client port: with the client address, identifies the TCP connection.
+    pub port: u16,
+    /// Request method.
+    pub method: String,
+    /// Request target as received.
+    pub target: String,
+    /// Status sent.
+    pub status: u16,
+}
+
+/// Reads an access log written with the `truth` format of `tests/data/make/nginx.conf`.
+pub fn read_access_log(path: &Path) -> Vec<AccessEntry> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f.len(), 6, "bad access log line {l:?}");
+            AccessEntry {
+                conn: f[0].parse().unwrap(),
+                number: f[1].parse().unwrap(),
+                port: f[2].parse().unwrap(),
+                method: f[3].to_string(),
+                target: f[4].to_string(),
+                status: f[5].parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// nginx from Debian, started with `tests/data/make/nginx.conf` in a temp dir, optionally inside a
+/// namespace; its access log is the ground truth. Stopped by PID on drop.
+pub struct Nginx {
+    /// The temp dir holding config, logs and the static files.
+    pub dir: tempfile::TempDir,
+    /// The running server.
+    pub process: Guard,
+    /// Address and port it listens on.
+    pub addr: String,
+}
+
+impl Nginx {
+    /// Starts nginx on `ip:port` inside namespace `ns` (or the current one) and waits until it answers.
+    pub fn start(ns: Option<&str>, ip: &str, port: u16) -> Nginx {
+        let dir = tempfile::Builder::new()
+            .prefix("reel-nginx")
+            .tempdir()
+            .unwrap();
+        // nginx workers run as www-data: the tree must be readable by them.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("www/static")).unwrap();
+        let js: String = (0..900)
+            .map(|i| format!("function f{i}(a,b){{return a*{i}+b;}}\n"))
+            .collect();
+        std::fs::write(root.join("www/static/app.js"), js).unwrap();
+        std::fs::write(root.join("www/static/1k.bin"), vec![b'x'; 1024]).unwrap();
+        let conf = std::fs::read_to_string(repo().join("tests/data/make/nginx.conf"))
+            .unwrap()
+            .replace("@ROOT@", root.to_str().unwrap())
+            .replace("@ADDR@:8080", &format!("{ip}:{port}"));
+        std::fs::write(root.join("nginx.conf"), conf).unwrap();
+        let conf_path = root.join("nginx.conf");
+        let args = ["nginx", "-c", conf_path.to_str().unwrap()];
+        let mut cmd = match ns {
+            Some(ns) => netns_command(ns, &args),
+            None => {
+                let mut c = Command::new("nginx");
+                c.args(&args[1..]);
+                c
+            }
+        };
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nginx");
+        let nginx = Nginx {
+            dir,
+            process: Guard::new(child),
+            addr: format!("{ip}:{port}"),
+        };
+        let url = format!("http://{}/health", nginx.addr);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut probe = match ns {
+                Some(ns) => netns_command(ns, &["curl", "-sf", "-o", "/dev/null", &url]),
+                None => {
+                    let mut c = Command::new("curl");
+                    c.args(["-sf", "-o", "/dev/null", &url]);
+                    c
+                }
+            };
+            if probe.status().is_ok_and(|s| s.success()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "nginx did not start on {url}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The readiness probe is not part of any test's traffic.
+        std::fs::write(nginx.access_log(), "").unwrap();
+        nginx
+    }
+
+    /// The ground-truth access log.
+    pub fn access_log(&self) -> PathBuf {
+        self.dir.path().join("access.log")
+    }
+}
+
+/// tcpdump writing a pcap of `filter` on `iface` inside `ns`; stop it with [`Tcpdump::finish`].
+pub struct Tcpdump {
+    process: Guard,
+    /// The capture file.
+    pub path: PathBuf,
+}
+
+impl Tcpdump {
+    /// Starts tcpdump and waits until it is listening.
+    pub fn start(ns: &str, iface: &str, filter: &str, path: &Path) -> Tcpdump {
+        let child = netns_command(
+            ns,
+            &[
+                "tcpdump", "-i", iface, "-s", "0", "-U", "-w", path.to_str().unwrap(), filter,
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump");
+        let mut process = Guard::new(child);
+        // tcpdump prints "listening on …" once the handle is open.
+        let stderr = process.child.as_mut().unwrap().stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("tcpdump did not start");
+        Tcpdump {
+            process,
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Stops the capture (SIGINT flushes the file) and returns its path.
+    pub fn finish(mut self) -> PathBuf {
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            self.process
+                .stop(nix::sys::signal::Signal::SIGINT, Duration::from_secs(5)),
+            "tcpdump did not stop"
+        );
+        self.path.clone()
+    }
+}
