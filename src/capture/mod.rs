@@ -63,3 +63,15 @@ pub struct Segment<'a> {
     /// Payload bytes the IP/TCP lengths announce but the snaplen cut off (they follow `payload`).
     pub missing: u32,
 }
+
+mod decode;
+mod error;
+mod frag;
+mod link;
+mod pcapng;
+mod source;
+
+pub use decode::{DecodeConfig, DecodeStats, Decoder};
+pub use error::CaptureError;
+pub use link::linktype;
+pub use source::{FileStats, FrameSource, OfflineSource};
