@@ -492,3 +492,593 @@ fn segment<'a>(
         missing: u32::try_from(missing).unwrap_or(u32::MAX),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::linktype;
+    use etherparse::PacketBuilder;
+    use std::path::PathBuf;
+
+    /// A frame read from a corpus capture.
+    struct Owned {
+        ts_ns: u64,
+        linktype: i32,
+        wire_len: u32,
+        data: Vec<u8>,
+    }
+
+    impl Owned {
+        fn frame(&self) -> Frame<'_> {
+            Frame {
+                ts_ns: self.ts_ns,
+                linktype: self.linktype,
+                data: &self.data,
+                wire_len: self.wire_len,
+            }
+        }
+    }
+
+    fn public_corpus() -> Option<PathBuf> {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let found = ["../shared/captures/public", "../../shared/captures/public"]
+            .iter()
+            .map(|rel| manifest.join(rel))
+            .find(|dir| dir.join("INDEX.tsv").is_file());
+        if found.is_none() {
+            eprintln!("skipped: ../shared/captures not found");
+        }
+        found
+    }
+
+    /// Every frame of a corpus file, read with libpcap.
+    fn load(rel: &str) -> Option<Vec<Owned>> {
+        let path = public_corpus()?.join(rel);
+        let mut capture =
+            pcap::Capture::from_file_with_precision(&path, pcap::Precision::Nano).expect("open");
+        let linktype = capture.get_datalink().0;
+        let mut out = Vec::new();
+        while let Ok(packet) = capture.next_packet() {
+            out.push(Owned {
+                ts_ns: packet.header.ts.tv_sec as u64 * 1_000_000_000
+                    + packet.header.ts.tv_usec as u64,
+                linktype,
+                wire_len: packet.header.len,
+                data: packet.data.to_vec(),
+            });
+        }
+        Some(out)
+    }
+
+    /// A decoded segment, owned.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Seen {
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        flags: u8,
+        payload: Vec<u8>,
+        missing: u32,
+    }
+
+    fn decode_all(frames: &[Owned]) -> (DecodeStats, Vec<Seen>) {
+        let mut decoder = Decoder::new(DecodeConfig::default());
+        let mut seen = Vec::new();
+        for owned in frames {
+            if let Some(s) = decoder.decode(&owned.frame()) {
+                seen.push(Seen {
+                    src: s.src,
+                    dst: s.dst,
+                    seq: s.seq,
+                    flags: s.flags.0,
+                    payload: s.payload.to_vec(),
+                    missing: s.missing,
+                });
+            }
+        }
+        decoder.finish();
+        (decoder.stats().clone(), seen)
+    }
+
+    /// (segments, payload bytes announced, segments with payload) — what tshark reports for the
+    /// same file with `-Y tcp -e tcp.len` (tunnelled and fragment frames left out).
+    fn summary(seen: &[Seen]) -> (usize, u64, usize) {
+        (
+            seen.len(),
+            seen.iter()
+                .map(|s| s.payload.len() as u64 + u64::from(s.missing))
+                .sum(),
+            seen.iter().filter(|s| !s.payload.is_empty()).count(),
+        )
+    }
+
+    fn first_request(seen: &[Seen]) -> &Seen {
+        seen.iter()
+            .find(|s| s.payload.starts_with(b"GET ") || s.payload.starts_with(b"POST "))
+            .expect("a request segment")
+    }
+
+    /// Runs a corpus file and checks it against tshark's counts.
+    fn check_file(
+        rel: &str,
+        linktype: i32,
+        expected: (usize, u64, usize),
+    ) -> Option<(DecodeStats, Vec<Seen>)> {
+        let frames = load(rel)?;
+        assert_eq!(frames.first().map(|f| f.linktype), Some(linktype), "{rel}");
+        let (stats, seen) = decode_all(&frames);
+        assert_eq!(summary(&seen), expected, "{rel}");
+        assert_eq!(stats.frames, frames.len() as u64);
+        assert_eq!(stats.tcp_segments, seen.len() as u64);
+        assert_eq!(stats.unknown_linktype + stats.malformed, 0, "{rel}");
+        Some((stats, seen))
+    }
+
+    #[test]
+    fn ethernet_ipv4() {
+        let Some((_, seen)) = check_file("zeek/http/get.pcap", linktype::EN10MB, (14, 5143, 5))
+        else {
+            return;
+        };
+        let syn = &seen[0];
+        assert_eq!(syn.src, "141.142.228.5:59856".parse().unwrap());
+        assert_eq!(syn.dst, "192.150.187.43:80".parse().unwrap());
+        assert_eq!(syn.seq, 4_263_588_410);
+        assert_eq!(syn.flags, TcpFlags::SYN);
+        assert!(
+            first_request(&seen)
+                .payload
+                .starts_with(b"GET /download/CHANGES.bro-aux.txt")
+        );
+    }
+
+    #[test]
+    fn vlan_and_qinq_tags_are_skipped() {
+        // The same connection as get.pcap, with one tag and with two.
+        let Some((_, plain)) = check_file("zeek/http/get.pcap", linktype::EN10MB, (14, 5143, 5))
+        else {
+            return;
+        };
+        for rel in ["zeek/http-vlan-0.pcap", "zeek/http-qinq-0.pcap"] {
+            let (_, seen) = check_file(rel, linktype::EN10MB, (14, 5143, 5)).unwrap();
+            assert_eq!(seen, plain, "{rel}");
+        }
+    }
+
+    #[test]
+    fn linux_cooked_v1_and_v2() {
+        let Some((stats, seen)) = check_file(
+            "pcapplusplus/sll.pcap",
+            linktype::LINUX_SLL,
+            (483, 415_114, 324),
+        ) else {
+            return;
+        };
+        assert_eq!((stats.not_ip, stats.not_tcp), (7, 28));
+        assert!(first_request(&seen).payload.starts_with(b"GET "));
+        let (stats, _) = check_file(
+            "suricata-verify/decode-sll2-02/input.pcap",
+            linktype::LINUX_SLL2,
+            (159, 2_598_957, 83),
+        )
+        .unwrap();
+        assert_eq!(stats.frames, 159);
+    }
+
+    #[test]
+    fn bsd_null_loopback() {
+        let Some((_, seen)) = check_file(
+            "gopacket/test_loopback.pcap",
+            linktype::NULL,
+            (24, 56_331, 11),
+        ) else {
+            return;
+        };
+        assert!(first_request(&seen).payload.starts_with(b"GET "));
+    }
+
+    #[test]
+    fn raw_ip_under_each_link_type_value() {
+        // LINKTYPE_RAW (101) in the file; libpcap reports DLT_RAW (12).
+        let Some((stats, _)) = check_file(
+            "pcapplusplus/raw_ip.pcap",
+            linktype::RAW_12,
+            (92, 24_437, 40),
+        ) else {
+            return;
+        };
+        assert_eq!(stats.not_tcp, 8);
+        // Header value 12 in the file, IPv6.
+        let (_, seen) = check_file(
+            "pcapplusplus/four_ipv6_http_streams.pcap",
+            linktype::RAW_12,
+            (81, 34_770, 39),
+        )
+        .unwrap();
+        assert!(seen.iter().all(|s| s.src.is_ipv6()));
+        // LINKTYPE_IPV4 (228).
+        check_file(
+            "zeek/http/261/variant-04-te_cl_desync.pcap",
+            linktype::IPV4,
+            (8, 132, 1),
+        )
+        .unwrap();
+        // The same raw frames under every raw link type value decode alike.
+        let frames = load("pcapplusplus/raw_ip.pcap").unwrap();
+        let (_, reference) = decode_all(&frames);
+        for value in [linktype::RAW, linktype::RAW_14] {
+            let relabelled: Vec<Owned> = frames
+                .iter()
+                .map(|f| Owned {
+                    linktype: value,
+                    data: f.data.clone(),
+                    ..*f
+                })
+                .collect();
+            assert_eq!(decode_all(&relabelled).1, reference, "link type {value}");
+        }
+    }
+
+    #[test]
+    fn nflog() {
+        let Some((_, seen)) = check_file("zeek/nflog-http.pcap", linktype::NFLOG, (13, 1682, 2))
+        else {
+            return;
+        };
+        assert!(first_request(&seen).payload.starts_with(b"GET "));
+    }
+
+    #[test]
+    fn out_of_scope_encapsulations_are_counted() {
+        // 802.11 radiotap: every frame.
+        let Some(frames) = load("arkime/80211http.pcap") else {
+            return;
+        };
+        let (stats, seen) = decode_all(&frames);
+        assert!(seen.is_empty());
+        assert_eq!(stats.unsupported_encapsulation, 26);
+        // PPPoE and L2TP: the plain IPoE connection decodes, the tunnelled ones are counted.
+        let (stats, seen) =
+            check_file("dpkt/nb6-http.pcap", linktype::EN10MB, (10, 1023, 2)).unwrap();
+        assert_eq!(
+            (stats.unsupported_encapsulation, stats.not_ip, stats.not_tcp),
+            (46, 6, 0)
+        );
+        assert!(first_request(&seen).payload.starts_with(b"GET "));
+        // GRE and VXLAN among plain traffic.
+        let (stats, _) = check_file(
+            "arkime/arkime_synthetic.pcap",
+            linktype::EN10MB,
+            (733, 21_822, 222),
+        )
+        .unwrap();
+        assert_eq!(stats.unsupported_encapsulation, 17);
+        // PPPoE session only.
+        let (stats, _) = check_file(
+            "suricata-verify/bug-4810/pppoe-session-http.pcap",
+            linktype::EN10MB,
+            (0, 0, 0),
+        )
+        .unwrap();
+        assert_eq!(stats.unsupported_encapsulation, 30);
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        // One-byte request segments in 60-byte (padded) frames.
+        let Some((_, seen)) = check_file(
+            "zeek/tcp-http-with-padding.pcap",
+            linktype::EN10MB,
+            (25, 207, 10),
+        ) else {
+            return;
+        };
+        let request: Vec<u8> = seen
+            .iter()
+            .filter(|s| s.dst.port() == 27272)
+            .flat_map(|s| s.payload.clone())
+            .collect();
+        assert!(
+            request.starts_with(b"GET "),
+            "{:?}",
+            String::from_utf8_lossy(&request)
+        );
+    }
+
+    #[test]
+    fn ipv6_extension_headers_and_atomic_fragment() {
+        // The same GET behind destination options, an atomic fragment header, hop-by-hop
+        // options and a routing header, one connection each.
+        let Some((_, seen)) = check_file(
+            "zeek/ipv6-http-atomic-frag.pcap",
+            linktype::EN10MB,
+            (36, 412, 8),
+        ) else {
+            return;
+        };
+        let gets: Vec<(u16, u32)> = seen
+            .iter()
+            .filter(|s| s.payload == b"GET /bad.html\r\n")
+            .map(|s| (s.src.port(), s.seq))
+            .collect();
+        assert_eq!(
+            gets,
+            [
+                (36951, 3_810_442_575),
+                (59694, 1_770_092_806),
+                (27393, 1_365_224_418),
+                (45805, 466_053_856)
+            ]
+        );
+    }
+
+    #[test]
+    fn ipv4_fragments_are_reassembled() {
+        let Some(frames) = load("pcapplusplus/frag_http_req.pcap") else {
+            return;
+        };
+        let (stats, seen) = decode_all(&frames);
+        assert_eq!(summary(&seen), (1, 1460, 1));
+        assert_eq!(
+            (
+                stats.fragments,
+                stats.datagrams_reassembled,
+                stats.fragments_dropped
+            ),
+            (11, 1, 0)
+        );
+        assert_eq!(seen[0].src, "172.16.133.54:64415".parse().unwrap());
+        assert_eq!(seen[0].seq, 2_290_951_306);
+        assert!(seen[0].payload.starts_with(b"GET "));
+        for rel in [
+            "peafowl/tcp_resegment/http_ip_fragmented.pcap",
+            "peafowl/tcp_resegment/http_ip_fragmented_out_of_order.pcap",
+        ] {
+            let (stats, seen) = decode_all(&load(rel).unwrap());
+            assert_eq!(summary(&seen), (11, 3275, 5), "{rel}");
+            assert_eq!(
+                (
+                    stats.fragments,
+                    stats.datagrams_reassembled,
+                    stats.fragments_dropped
+                ),
+                (444, 11, 0),
+                "{rel}"
+            );
+        }
+    }
+
+    // ---- hand-made frames, for cases no capture has ----
+
+    fn frame(linktype: i32, data: &[u8]) -> Frame<'_> {
+        Frame {
+            ts_ns: 1,
+            linktype,
+            data,
+            wire_len: data.len() as u32,
+        }
+    }
+
+    fn ethernet_tcp(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1000, 512)
+            .ack(77)
+            .psh()
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn common_path_fields() {
+        let bytes = ethernet_tcp(b"GET / HTTP/1.1\r\n\r\n");
+        let mut decoder = Decoder::new(DecodeConfig::default());
+        let s = decoder.decode(&frame(linktype::EN10MB, &bytes)).unwrap();
+        assert_eq!(s.src, "10.0.0.1:40000".parse().unwrap());
+        assert_eq!(s.dst, "10.0.0.2:80".parse().unwrap());
+        assert_eq!((s.seq, s.ack, s.window), (1000, 77, 512));
+        assert_eq!(s.flags, TcpFlags(TcpFlags::ACK | TcpFlags::PSH));
+        assert_eq!(s.payload, b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!((s.missing, s.ts_ns), (0, 1));
+    }
+
+    #[test]
+    fn snaplen_cuts_are_told_from_malformed_frames() {
+        let bytes = ethernet_tcp(&[b'x'; 100]);
+        let mut decoder = Decoder::new(DecodeConfig::default());
+        // Cut inside the payload: a segment with the rest announced as missing.
+        let cut_payload = Frame {
+            wire_len: bytes.len() as u32,
+            ..frame(linktype::EN10MB, &bytes[..bytes.len() - 30])
+        };
+        let s = decoder.decode(&cut_payload).unwrap();
+        assert_eq!((s.payload.len(), s.missing), (70, 30));
+        // Cut inside the TCP header.
+        let cut_header = Frame {
+            wire_len: bytes.len() as u32,
+            ..frame(linktype::EN10MB, &bytes[..14 + 20 + 10])
+        };
+        assert!(decoder.decode(&cut_header).is_none());
+        // The same bytes, not cut by a snaplen: the IP header lies.
+        assert!(
+            decoder
+                .decode(&frame(linktype::EN10MB, &bytes[..14 + 20 + 10]))
+                .is_none()
+        );
+        // Shorter than an Ethernet header.
+        assert!(
+            decoder
+                .decode(&frame(linktype::EN10MB, &bytes[..5]))
+                .is_none()
+        );
+        let stats = decoder.stats();
+        assert_eq!(
+            (stats.tcp_segments, stats.snaplen_cut, stats.malformed),
+            (1, 2, 2)
+        );
+    }
+
+    #[test]
+    fn other_protocols_are_counted() {
+        let mut decoder = Decoder::new(DecodeConfig::default());
+        let mut udp = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(5353, 53)
+            .write(&mut udp, b"dns")
+            .unwrap();
+        let mut vxlan = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([1; 16], [2; 16], 64)
+            .udp(50000, 4789)
+            .write(&mut vxlan, &[0; 8])
+            .unwrap();
+        let mut gre = ethernet_tcp(b"");
+        gre[14 + 9] = 47; // the IPv4 protocol field
+        let mut arp = ethernet_tcp(b"");
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        let mut pppoe = ethernet_tcp(b"");
+        pppoe[12..14].copy_from_slice(&0x8864u16.to_be_bytes());
+        for bytes in [&udp, &vxlan, &gre, &arp, &pppoe] {
+            assert!(decoder.decode(&frame(linktype::EN10MB, bytes)).is_none());
+        }
+        assert!(decoder.decode(&frame(147, &udp)).is_none());
+        assert!(decoder.decode(&frame(linktype::IEEE802_11, &udp)).is_none());
+        let stats = decoder.stats().clone();
+        assert_eq!(
+            (
+                stats.not_tcp,
+                stats.unsupported_encapsulation,
+                stats.not_ip,
+                stats.unknown_linktype
+            ),
+            (1, 4, 1, 1)
+        );
+        assert_eq!(stats.frames, 7);
+    }
+
+    /// An IPv6 packet from 2001:db8::1 to 2001:db8::2 with `extensions` (already encoded, the
+    /// first one's type in `first`) and then `body`.
+    fn ipv6_packet(first: u8, extensions: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x60, 0, 0, 0];
+        out.extend_from_slice(&((extensions.len() + body.len()) as u16).to_be_bytes());
+        out.push(first);
+        out.push(64);
+        let mut src = [0u8; 16];
+        src[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        let mut dst = src;
+        src[15] = 1;
+        dst[15] = 2;
+        out.extend_from_slice(&src);
+        out.extend_from_slice(&dst);
+        out.extend_from_slice(extensions);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn fragment_header(next: u8, offset: u16, more: bool, id: u32) -> [u8; 8] {
+        let field = (offset / 8) << 3 | u16::from(more);
+        let mut out = [next, 0, 0, 0, 0, 0, 0, 0];
+        out[2..4].copy_from_slice(&field.to_be_bytes());
+        out[4..8].copy_from_slice(&id.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn ipv6_extension_headers_and_fragments() {
+        let mut tcp = Vec::new();
+        PacketBuilder::ipv6([0; 16], [0; 16], 64)
+            .tcp(40000, 80, 5, 100)
+            .write(&mut tcp, &[b'a'; 40])
+            .unwrap();
+        let tcp = &tcp[40..]; // the TCP header and payload only
+        // Hop-by-hop, then destination options, then TCP.
+        let hop = [60u8, 0, 1, 4, 0, 0, 0, 0];
+        let dest = [6u8, 0, 1, 4, 0, 0, 0, 0];
+        let plain = ipv6_packet(0, &[hop, dest].concat(), tcp);
+        let mut decoder = Decoder::new(DecodeConfig::default());
+        let s = decoder.decode(&frame(linktype::IPV6, &plain)).unwrap();
+        assert_eq!(s.payload, [b'a'; 40]);
+        assert_eq!(s.dst, "[2001:db8::2]:80".parse().unwrap());
+
+        // Fragmented: destination options + TCP split at byte 24 of the fragmentable part.
+        let fragmentable = [&dest[..], tcp].concat();
+        let (head, tail) = fragmentable.split_at(24);
+        let first = ipv6_packet(44, &fragment_header(60, 0, true, 9), head);
+        let second = ipv6_packet(44, &fragment_header(60, 24, false, 9), tail);
+        assert!(decoder.decode(&frame(linktype::IPV6, &second)).is_none());
+        let s = decoder.decode(&frame(linktype::IPV6, &first)).unwrap();
+        assert_eq!(s.payload, [b'a'; 40]);
+        assert_eq!(s.seq, 5);
+        let stats = decoder.stats();
+        assert_eq!((stats.fragments, stats.datagrams_reassembled), (2, 1));
+        assert_eq!(stats.tcp_segments, 2);
+    }
+
+    #[test]
+    fn fragment_memory_stays_within_the_limit() {
+        let config = DecodeConfig {
+            max_fragment_datagrams: 1000,
+            max_fragment_bytes: 100_000,
+            fragment_timeout_ns: u64::MAX,
+        };
+        let mut decoder = Decoder::new(config);
+        let mut peak = 0;
+        for id in 0..2000u16 {
+            // First fragments of datagrams that never complete, 1000 bytes each.
+            let mut bytes = Vec::new();
+            PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(1, 2)
+                .write(&mut bytes, &[0; 992])
+                .unwrap();
+            bytes[4..6].copy_from_slice(&id.to_be_bytes());
+            bytes[6] = 0x20; // more fragments
+            assert!(decoder.decode(&frame(linktype::IPV4, &bytes)).is_none());
+            peak = peak.max(decoder.fragment_bytes_held());
+            assert!(decoder.fragment_bytes_held() <= 100_000);
+        }
+        assert!(peak > 50_000, "peak {peak}");
+        let stats = decoder.stats().clone();
+        assert_eq!(stats.fragments, 2000);
+        decoder.finish();
+        assert_eq!(decoder.fragment_bytes_held(), 0);
+        assert_eq!(decoder.stats().fragments_dropped, 2000);
+        assert_eq!(stats.datagrams_reassembled, 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_under_any_link_type_never_panic(
+            linktype in proptest::prop_oneof![
+                proptest::sample::select(vec![0, 1, 12, 14, 101, 108, 113, 127, 228, 229, 239, 276]),
+                proptest::prelude::any::<i32>(),
+            ],
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            extra in 0u32..100,
+        ) {
+            let mut decoder = Decoder::new(DecodeConfig::default());
+            let frame = Frame { ts_ns: 0, linktype, data: &data, wire_len: data.len() as u32 + extra };
+            let _ = decoder.decode(&frame);
+            proptest::prop_assert_eq!(decoder.stats().frames, 1);
+        }
+
+        #[test]
+        fn mutated_real_frames_never_panic(
+            flips in proptest::collection::vec((0usize..120, proptest::prelude::any::<u8>()), 1..6),
+            cut in 0usize..130,
+        ) {
+            let mut bytes = ethernet_tcp(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            for (at, value) in flips {
+                if let Some(b) = bytes.get_mut(at) { *b = value; }
+            }
+            bytes.truncate(cut.max(1));
+            let mut decoder = Decoder::new(DecodeConfig::default());
+            let frame = frame(linktype::EN10MB, &bytes);
+            if let Some(s) = decoder.decode(&frame) {
+                proptest::prop_assert!(s.payload.len() <= bytes.len());
+            }
+        }
+    }
+}
