@@ -585,4 +585,27 @@ mod tests {
         assert!(units_per_second(0x7f).is_err());
         assert_eq!(units_per_second(0x80 | 10).ok(), Some(1024));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn damaged_files_never_panic(
+            flips in proptest::collection::vec((0usize..200, proptest::prelude::any::<u8>()), 0..8),
+            cut in 0usize..220,
+        ) {
+            let mut b = Builder { big: false, out: Vec::new() };
+            b.shb();
+            b.idb(1, Some(9));
+            b.epb(0, 7, b"first packet", 12);
+            b.epb(0, 8, b"second", 60);
+            let mut bytes = b.out;
+            for (at, value) in flips {
+                if let Some(byte) = bytes.get_mut(at) {
+                    *byte = value;
+                }
+            }
+            bytes.truncate(cut);
+            let (packets, _) = read_all(&bytes);
+            proptest::prop_assert!(packets.len() <= 2 + bytes.len() / 12);
+        }
+    }
 }
