@@ -268,3 +268,30 @@ fn one_bad_file_among_several_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn an_absurd_snaplen_in_the_file_header_is_read_as_libpcap_reads_it() {
+    // libpcap (and tcpdump, tshark) take a 0 or huge header snaplen as "no limit"; the records
+    // are what is checked (see an_absurd_record_length_is_a_corrupt_record).
+    let Some(public) = public() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(public.join("zeek/http/get.pcap")).unwrap();
+    for snaplen in [0u32, u32::MAX] {
+        bytes[16..20].copy_from_slice(&snaplen.to_le_bytes());
+        let path = dir.path().join("snaplen.pcap");
+        std::fs::write(&path, &bytes).unwrap();
+        let (frames, _) = read_all(&[path], None).unwrap();
+        assert_eq!(frames.len(), 14, "snaplen {snaplen}");
+    }
+    // A pcap version no reader knows is a corrupt header.
+    bytes[4..6].copy_from_slice(&9u16.to_le_bytes());
+    let path = dir.path().join("version.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = open_error(&path);
+    assert!(matches!(err, CaptureError::CorruptHeader { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("unsupported pcap savefile version 9.4"),
+        "{err}"
+    );
+}

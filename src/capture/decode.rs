@@ -144,7 +144,8 @@ impl Decoder {
 
     /// Decodes one frame. `None` when it holds no TCP segment, or holds an IP fragment kept for
     /// reassembly; each `None` is counted in [`DecodeStats`]. The segment borrows the frame's
-    /// bytes (or, for a reassembled datagram, the decoder's buffer).
+    /// bytes (or, for a reassembled datagram, the decoder's buffer, and carries the time of the
+    /// fragment that completed it).
     ///
     /// Never panics, whatever the frame's bytes and link type.
     #[inline]
