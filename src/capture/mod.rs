@@ -3,6 +3,13 @@
 //! Input: [`Frame`] (timestamp, link type, bytes). Output: [`Segment`] (a TCP segment with its
 //! addresses, sequence numbers, flags and payload). Everything that is not TCP over IPv4/IPv6 is
 //! counted in [`DecodeStats`] and skipped, never an error.
+//!
+//! - [`OfflineSource`] (`source`): pcap/pcapng files through libpcap, several merged by time, a
+//!   pcapng reader of reel's own (`pcapng`) for files that mix link types; [`FrameSource`] is
+//!   the trait a live source implements too.
+//! - [`Decoder`] (`decode`): link header (`link`) → IPv4/IPv6 → TCP; IP fragments are
+//!   reassembled within bounds (`frag`).
+//! - [`CaptureError`] (`error`): what can go wrong opening or reading a source.
 
 use std::net::SocketAddr;
 
@@ -63,3 +70,15 @@ pub struct Segment<'a> {
     /// Payload bytes the IP/TCP lengths announce but the snaplen cut off (they follow `payload`).
     pub missing: u32,
 }
+
+mod decode;
+mod error;
+mod frag;
+mod link;
+mod pcapng;
+mod source;
+
+pub use decode::{DecodeConfig, DecodeStats, Decoder};
+pub use error::CaptureError;
+pub use link::linktype;
+pub use source::{FileStats, FrameSource, OfflineSource};
