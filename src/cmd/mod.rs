@@ -4,7 +4,7 @@ pub mod completions;
 pub mod man;
 
 use crate::cli::{Cli, Command};
-use crate::exit::Status;
+use crate::exit::{Classify, Status};
 
 /// Runs the subcommand the user chose.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
@@ -17,7 +17,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
 
 /// The exit status of a stage error found in an error chain, if it is one.
 pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option<Status> {
-    let _ = cause;
+    if let Some(e) = cause.downcast_ref::<crate::capture::CaptureError>() {
+        return Some(e.status());
+    }
     None
 }
 
