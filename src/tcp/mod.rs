@@ -8,6 +8,17 @@
 
 use std::net::SocketAddr;
 
+mod reassembler;
+pub mod recorder;
+mod seq;
+mod stats;
+mod stream;
+mod table;
+
+pub use reassembler::Reassembler;
+pub use seq::SeqNumber;
+pub use stats::TcpStats;
+
 /// Who a connection is between, as far as TCP knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnInfo {
@@ -137,3 +148,6 @@ impl Default for TcpConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
