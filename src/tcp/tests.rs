@@ -746,7 +746,10 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-fn run(case: &Case, drop: bool) -> Wire {
+/// Plays a case: SYN, SYN-ACK, then the shuffled segments of both directions interleaved (some
+/// dropped by the "capture" when `drop`), then both FINs. With `acks`, every segment acknowledges
+/// what its sender really received (dropped segments included: only the capture lost them).
+fn run(case: &Case, drop: bool, acks: bool) -> Wire {
     let mut w = Wire::with(TcpConfig {
         max_holes: 1000,
         ..TcpConfig::default()
@@ -756,6 +759,19 @@ fn run(case: &Case, drop: bool) -> Wire {
     w.send(false, 1, si, ci.wrapping_add(1), SYN | ACK, b"");
     let mut next = [0usize; 2];
     let mut step = 0;
+    // What each side's peer received of its stream, and the contiguous prefix of it.
+    let mut received = [
+        vec![false; case.streams[0].len()],
+        vec![false; case.streams[1].len()],
+    ];
+    let mut prefix = [0usize; 2];
+    let ack_for = |d: usize, prefix: &[usize; 2]| {
+        let other = 1 - d;
+        let ack = case.isn[other]
+            .wrapping_add(1)
+            .wrapping_add(prefix[other] as u32);
+        if acks { (ack, ACK) } else { (0, 0) }
+    };
     while next[0] < case.cuts[0].len() || next[1] < case.cuts[1].len() {
         let want = case
             .order
@@ -770,26 +786,27 @@ fn run(case: &Case, drop: bool) -> Wire {
         let (off, len) = case.cuts[d][next[d]];
         next[d] += 1;
         step += 1;
+        let (ack, ack_flag) = ack_for(d, &prefix);
+        for seen in &mut received[d][off..off + len] {
+            *seen = true;
+        }
+        while received[d].get(prefix[d]) == Some(&true) {
+            prefix[d] += 1;
+        }
         if drop && case.drops.get(step % case.drops.len()) == Some(&true) {
             continue;
         }
-        let isn = case.isn[d];
-        let seq = isn.wrapping_add(1).wrapping_add(off as u32);
-        w.send(
-            d == 0,
-            10 + step as u64,
-            seq,
-            0,
-            PSH,
-            &case.streams[d][off..off + len],
-        );
+        let seq = case.isn[d].wrapping_add(1).wrapping_add(off as u32);
+        let payload = &case.streams[d][off..off + len];
+        w.send(d == 0, 10 + step as u64, seq, ack, PSH | ack_flag, payload);
     }
     // FINs are never lost here, so the end of each stream is known.
     for d in [0usize, 1] {
         let end = case.isn[d]
             .wrapping_add(1)
             .wrapping_add(case.streams[d].len() as u32);
-        w.send(d == 0, 1000, end, 0, FIN, b"");
+        let (ack, ack_flag) = ack_for(d, &prefix);
+        w.send(d == 0, 1000, end, ack, FIN | ack_flag, b"");
     }
     w.finish();
     w
@@ -797,8 +814,11 @@ fn run(case: &Case, drop: bool) -> Wire {
 
 proptest! {
     #[test]
-    fn reordered_and_duplicated_segments_give_the_stream_exactly(case in case()) {
-        let w = run(&case, false);
+    fn reordered_and_duplicated_segments_give_the_stream_exactly(
+        case in case(),
+        acks in any::<bool>(),
+    ) {
+        let w = run(&case, false, acks);
         prop_assert_eq!(w.h.stream(1, UP), case.streams[0].clone());
         prop_assert_eq!(w.h.stream(1, DOWN), case.streams[1].clone());
         prop_assert_eq!(w.r.stats().gaps, 0);
@@ -806,8 +826,11 @@ proptest! {
     }
 
     #[test]
-    fn with_losses_delivered_bytes_and_gaps_account_for_the_stream(case in case()) {
-        let w = run(&case, true);
+    fn with_losses_delivered_bytes_and_gaps_account_for_the_stream(
+        case in case(),
+        acks in any::<bool>(),
+    ) {
+        let w = run(&case, true, acks);
         for (d, dir) in [(0, UP), (1, DOWN)] {
             let (data, gaps) = account(&w.h, dir, &case.streams[d]);
             prop_assert_eq!(data + gaps, case.streams[d].len() as u64);
