@@ -165,8 +165,12 @@ impl<H: StreamHandler> Reassembler<H> {
                 break;
             }
             let ts = flow.last_ts;
+            let before = self.table.len();
             self.flush(slot, ts, handler);
             self.close(slot, CloseReason::Idle, ts, handler);
+            if self.table.len() >= before {
+                break; // cannot happen (the oldest slot always holds a flow); never loop on it
+            }
         }
     }
 
@@ -269,8 +273,12 @@ impl<H: StreamHandler> Reassembler<H> {
             if live {
                 self.stats.evicted_flows += 1;
             }
+            let before = self.table.len();
             self.flush(oldest, ts_ns, handler);
             self.close(oldest, CloseReason::Memory, ts_ns, handler);
+            if self.table.len() >= before {
+                break; // cannot happen (the oldest slot always holds a flow); never loop on it
+            }
         }
         let info = ConnInfo {
             id: self.next_id,

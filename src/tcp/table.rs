@@ -3,7 +3,8 @@
 //! eviction when the table is full) costs O(1) instead of a scan.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 /// The unordered address/port pair of a connection: both directions map to the same key.
@@ -82,6 +83,25 @@ impl Hasher for FlowHasher {
     }
 }
 
+/// Builds [`FlowHasher`]s that start from a per-process random seed, so which keys collide
+/// cannot be worked out in advance from this source alone (a speed bump, not a guarantee).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlowHashBuilder(u64);
+
+impl Default for FlowHashBuilder {
+    fn default() -> Self {
+        FlowHashBuilder(RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl BuildHasher for FlowHashBuilder {
+    type Hasher = FlowHasher;
+
+    fn build_hasher(&self) -> FlowHasher {
+        FlowHasher(self.0)
+    }
+}
+
 const NIL: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +113,7 @@ struct Link {
 /// Flows in a slab, found by key, ordered from least to most recently seen.
 #[derive(Debug)]
 pub(crate) struct Table<F> {
-    map: HashMap<FlowKey, u32, BuildHasherDefault<FlowHasher>>,
+    map: HashMap<FlowKey, u32, FlowHashBuilder>,
     slots: Vec<Option<F>>,
     links: Vec<Link>,
     free: Vec<u32>,

@@ -649,6 +649,7 @@ fn idle_flow_state_is_small() {
     let size = Reassembler::<Recorder>::idle_flow_size();
     // Flow (ConnInfo, two directions, LRU and budget fields) plus the handler's state; the
     // table adds a 36-byte key, a slot index and an 8-byte LRU link per flow.
+    eprintln!("flow state: {size} bytes");
     assert!(size <= 200, "flow state is {size} bytes");
 }
 
@@ -837,4 +838,75 @@ proptest! {
         }
         prop_assert_eq!(w.h.fins().len(), 2);
     }
+}
+
+/// Anything at all on the wire: flags, numbers and lengths at random, around a few base values so
+/// that segments hit each other's windows, on three address pairs, with tight limits.
+fn wild_segment() -> impl Strategy<Value = (u8, bool, u32, u32, u8, usize, u32, u64)> {
+    let near = prop_oneof![
+        (0u32..3000).prop_map(|x| x.wrapping_add(u32::MAX - 1000)),
+        0u32..3000,
+        any::<u32>(),
+    ];
+    (
+        0u8..3,
+        any::<bool>(),
+        near.clone(),
+        near,
+        any::<u8>(),
+        prop_oneof![Just(0usize), 1usize..50, 1000usize..1500],
+        prop_oneof![Just(0u32), any::<u32>(), 0u32..100],
+        0u64..5_000_000_000,
+    )
+}
+
+proptest! {
+    #[test]
+    fn any_segment_sequence_keeps_the_invariants(
+        segs in proptest::collection::vec(wild_segment(), 0..120),
+        max_holes in 0usize..4,
+        max_flow_bytes in 0usize..6000,
+        max_total_bytes in 0usize..9000,
+        max_flows in 0usize..3,
+        skip_after in proptest::option::of(0u64..200),
+    ) {
+        let mut w = Wire::with(TcpConfig {
+            first_conn_id: u64::MAX - 2,
+            idle_timeout_ns: 2_000_000_000,
+            max_flow_bytes,
+            max_total_bytes,
+            max_holes,
+            max_flows,
+        });
+        w.h.hold_bytes = true;
+        w.h.skip_after = skip_after;
+        let payload = vec![b'p'; 1500];
+        let ports = ["10.0.0.1:1", "10.0.0.1:2", "[::1]:3"];
+        let mut clock = 0u64;
+        for (pair, up, seq, ack, flags, len, missing, dt) in segs {
+            w.client = addr(ports[usize::from(pair)]);
+            clock = if dt < 4_000_000_000 { clock + dt } else { dt };
+            w.send_cut(up, clock, seq, ack, flags, &payload[..len], missing);
+            prop_assert!(w.r.buffered_bytes() <= max_total_bytes);
+        }
+        w.finish();
+        let stats = w.r.stats();
+        prop_assert_eq!(stats.flows_opened, stats.flows_closed());
+        prop_assert_eq!(w.h.opened().len() as u64, stats.flows_opened);
+        prop_assert_eq!(w.h.closed().len() as u64, stats.flows_closed());
+    }
+}
+
+#[test]
+fn stats_list_every_counter_by_name() {
+    let mut w = Wire::new();
+    w.handshake();
+    w.up(10, 0, b"abc");
+    let stats = w.r.stats().clone();
+    let pairs: Vec<(&str, u64)> = stats.iter().collect();
+    assert_eq!(pairs.len(), 21);
+    assert_eq!(pairs[0], ("segments", 4));
+    assert_eq!(pairs[1], ("payload_bytes", 3));
+    assert!(pairs.contains(&("flows_opened", 1)));
+    assert!(pairs.contains(&("ignored_segments", 0)));
 }
