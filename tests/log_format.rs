@@ -944,3 +944,50 @@ fn abort_removes_the_part_file() {
     assert!(!path.exists());
     assert!(!dir.path().join("x.reel.part").exists());
 }
+
+// ---------------------------------------------------------------- forward compatibility
+
+#[test]
+fn unknown_kinds_and_trailing_fields_are_skipped() {
+    use reel::log::format::{BlockHeader, crc32c, put_varint};
+    let original = request(1, 0, 42, b"body");
+    let bytes = write_all(std::slice::from_ref(&original), WriterConfig::default());
+    let h = parse_block_header(&bytes[FILE_HEADER_LEN..]).unwrap();
+    let payload = &bytes[FILE_HEADER_LEN + BLOCK_HEADER_LEN..];
+    let raw = zstd::bulk::Decompressor::new()
+        .unwrap()
+        .decompress(payload, h.raw_len as usize)
+        .unwrap();
+    // raw = kind 2, varint length, body (the length fits one byte here).
+    assert_eq!(raw[0], 2);
+    let body = &raw[2..];
+    assert_eq!(usize::from(raw[1]), body.len());
+    let mut future = Vec::new();
+    future.extend_from_slice(&[200, 3, 1, 2, 3]); // a kind from a later version
+    future.push(2); // a request with fields appended by a later version
+    put_varint(&mut future, body.len() as u64 + 4);
+    future.extend_from_slice(body);
+    future.extend_from_slice(&[9, 9, 9, 9]);
+    future.extend_from_slice(&raw);
+    let compressed = zstd::bulk::compress(&future, 3).unwrap();
+    let header = BlockHeader {
+        payload_len: compressed.len() as u32,
+        raw_len: future.len() as u32,
+        frames: 3,
+        flags: 0,
+        min_ts_ns: 42,
+        max_ts_ns: 42,
+        payload_crc: crc32c(&compressed),
+    };
+    let mut file = FileHeader {
+        minor: 7,
+        ..FileHeader::current()
+    }
+    .encode()
+    .to_vec();
+    file.extend_from_slice(&header.encode());
+    file.extend_from_slice(&compressed);
+    let (got, stats) = read_all(&file);
+    assert_eq!(got, vec![original.clone(), original]);
+    assert_eq!((stats.unknown_records, stats.undecodable_records), (1, 0));
+}
