@@ -77,7 +77,9 @@ pub struct GorReader {
     read: Box<dyn Read + Send>,
     name: String,
     pending: Vec<u8>,
-    /// Bytes of `pending` already searched for a separator.
+    /// Start of the unconsumed bytes in `pending`.
+    start: usize,
+    /// End of the bytes of `pending` already searched for a separator.
     scanned: usize,
     eof: bool,
     /// Inside a record longer than the cap: drop bytes up to the next separator.
@@ -120,6 +122,7 @@ impl GorReader {
             read,
             name,
             pending: Vec::new(),
+            start: 0,
             scanned: 0,
             eof: false,
             discarding: false,
@@ -154,12 +157,20 @@ impl GorReader {
     /// The bytes up to the next separator (or the end of the input), `None` at the end.
     fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, LogError> {
         loop {
-            let from = self.scanned.saturating_sub(SEPARATOR.len() - 1);
+            // Search from where the last search stopped, less a possible partial separator.
+            let from = self
+                .scanned
+                .saturating_sub(SEPARATOR.len() - 1)
+                .max(self.start);
             if let Some(at) = find(self.pending.get(from..).unwrap_or_default(), SEPARATOR) {
                 let at = from + at;
-                let chunk = self.pending.get(..at).unwrap_or_default().to_vec();
-                self.pending.drain(..at + SEPARATOR.len());
-                self.scanned = 0;
+                let chunk = self
+                    .pending
+                    .get(self.start..at)
+                    .unwrap_or_default()
+                    .to_vec();
+                self.start = at + SEPARATOR.len();
+                self.scanned = self.start;
                 if std::mem::take(&mut self.discarding) {
                     continue;
                 }
@@ -167,13 +178,19 @@ impl GorReader {
             }
             self.scanned = self.pending.len();
             if self.eof {
-                let chunk = std::mem::take(&mut self.pending);
+                let chunk = self.pending.get(self.start..).unwrap_or_default().to_vec();
+                self.pending.clear();
+                self.start = 0;
                 self.scanned = 0;
                 if std::mem::take(&mut self.discarding) || chunk.is_empty() {
                     return Ok(None);
                 }
                 return Ok(Some(chunk));
             }
+            // Drop what was consumed before reading more (one move per read, not per record).
+            self.pending.drain(..self.start);
+            self.scanned -= self.start;
+            self.start = 0;
             if self.pending.len() > MAX_RECORD {
                 if !self.discarding {
                     self.stats.malformed += 1;
@@ -185,7 +202,7 @@ impl GorReader {
                 self.discarding = true;
                 let keep = SEPARATOR.len() - 1;
                 self.pending.drain(..self.pending.len() - keep);
-                self.scanned = 0;
+                self.scanned = self.pending.len();
             }
             self.read_more()?;
         }
@@ -641,6 +658,41 @@ mod tests {
         assert_eq!(recs[1].ts_ns, 250);
         assert_eq!(recs[1].latency_ns, 0);
         assert_eq!(recs[1].payload, &b"HTTP/1.1 204 No Content\r\n\r\n"[..]);
+    }
+
+    #[test]
+    fn separators_split_across_reads() {
+        /// Hands out at most 5 bytes a read.
+        struct Dribble(Vec<u8>, usize);
+        impl Read for Dribble {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let rest = self.0.get(self.1..).unwrap_or_default();
+                let n = rest.len().min(5).min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let mut data = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..50u64 {
+            let rec = GorRecord {
+                kind: GorKind::Request,
+                id: format!("{i:024x}"),
+                ts_ns: i,
+                latency_ns: 0,
+                payload: Bytes::from(format!("GET /{i} HTTP/1.1\r\n\r\n")),
+            };
+            write_gor(&mut data, &rec).unwrap();
+            expected.push(rec);
+        }
+        let mut r = GorReader::new(Dribble(data, 0), "d.gor").unwrap();
+        let mut got = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            got.push(rec);
+        }
+        assert_eq!(got, expected);
+        assert_eq!(r.stats().malformed, 0);
     }
 
     #[test]
