@@ -389,10 +389,12 @@ fn block_headers_state_counts_and_time_range() {
 }
 
 #[test]
-fn writer_is_send() {
+fn writer_and_reader_are_send() {
     fn is_send<T: Send>() {}
     is_send::<Writer<fs::File>>();
     is_send::<Writer<Vec<u8>>>();
+    is_send::<Reader<fs::File>>();
+    is_send::<log::merge::Merger<fs::File>>();
 }
 
 #[test]
