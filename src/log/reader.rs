@@ -330,7 +330,8 @@ impl<R: Read> Reader<R> {
                 continue;
             }
             let raw_len = header.raw_len as usize;
-            self.block.reserve(raw_len);
+            // Exact: the spare capacity bounds what zstd may write, and it stays ≤ 64 MiB.
+            self.block.reserve_exact(raw_len);
             let decoded = self
                 .decompressor
                 .decompress_to_buffer(payload, &mut self.block);
