@@ -17,6 +17,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
 
 /// The exit status of a stage error found in an error chain, if it is one.
 pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option<Status> {
+    if let Some(e) = cause.downcast_ref::<crate::log::LogError>() {
+        return Some(e.status());
+    }
     if let Some(e) = cause.downcast_ref::<crate::capture::CaptureError>() {
         return Some(e.status());
     }
