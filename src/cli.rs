@@ -29,6 +29,8 @@ pub enum Command {
     Completions(cmd::completions::Args),
     /// Print the man page (roff) to stdout.
     Man(cmd::man::Args),
+    /// Replay a log against staging: faithful bytes, recorded or fixed pace, honest latency.
+    Replay(Box<cmd::replay::Args>),
 }
 
 /// `--json[=PATH]`: the summary as JSON, to stdout (human text then goes to stderr) or to PATH.
@@ -126,8 +128,14 @@ mod tests {
 
     #[test]
     fn durations_parse_like_humantime() {
-        assert_eq!(parse_duration("250ms"), Ok(std::time::Duration::from_millis(250)));
-        assert_eq!(parse_duration("1h 30m"), Ok(std::time::Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_duration("1h 30m"),
+            Ok(std::time::Duration::from_secs(5400))
+        );
         assert!(parse_duration("soon").is_err());
     }
 }

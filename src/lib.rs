@@ -11,6 +11,8 @@ pub mod cmd;
 pub mod compare;
 pub mod exchange;
 pub mod exit;
+pub mod filter;
 pub mod http;
 pub mod log;
+pub mod replay;
 pub mod tcp;

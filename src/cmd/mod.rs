@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod man;
+pub mod replay;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Classify, Status};
@@ -12,6 +13,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Replay(args) => replay::run(*args),
     }
 }
 
@@ -21,6 +23,9 @@ pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option
         return Some(e.status());
     }
     if let Some(e) = cause.downcast_ref::<crate::capture::CaptureError>() {
+        return Some(e.status());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::replay::ReplayError>() {
         return Some(e.status());
     }
     None
