@@ -9,8 +9,9 @@
 //! production fields. Orphans and 1xx responses are never replayed.
 //!
 //! **Pipelining.** A request is *pipelined* when it was recorded before the response to the
-//! previous request of its connection had begun: the client sent it without waiting, and replay
-//! does the same.
+//! previous request of its connection began: the client sent it without waiting, and replay does
+//! the same. It is known when that response arrives (the request is still waiting then); a
+//! request whose predecessor's response is not in the log is not pipelined.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -31,9 +32,6 @@ use super::target::Targets;
 pub const JOIN_WINDOW_NS: u64 = 30_000_000_000;
 /// At most this many requests wait for their responses; then the oldest goes without one.
 pub const JOIN_MAX_PENDING: usize = 16_384;
-/// Connections whose pipelining state is tracked; beyond it, those idle for a minute of log time are
-/// forgotten.
-const TRACK_MAX: usize = 200_000;
 
 /// How requests are split between replayers (`--shard I/N`, `--shard-by`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,12 +186,6 @@ struct Pending {
     answered: bool,
 }
 
-struct Track {
-    index: u32,
-    answered: bool,
-    last_ts: u64,
-}
-
 /// Streams the planned requests of the inputs to `emit` until it returns false, the inputs end
 /// (and `looping` is off) or a log cannot be read.
 pub fn plan(
@@ -245,7 +237,6 @@ struct Join<'a> {
     /// Sequence number of `queue[0]`.
     front_seq: u64,
     waiting: HashMap<(u64, u32), u64>,
-    tracks: HashMap<u64, Track>,
 }
 
 impl<'a> Join<'a> {
@@ -260,7 +251,6 @@ impl<'a> Join<'a> {
             queue: VecDeque::new(),
             front_seq: 0,
             waiting: HashMap::new(),
-            tracks: HashMap::new(),
         }
     }
 
@@ -277,8 +267,7 @@ impl<'a> Join<'a> {
                 self.seen += 1;
                 let origin = *self.origin.get_or_insert(m.first_ts_ns);
                 self.last_ts = self.last_ts.max(m.first_ts_ns);
-                let pipelined = self.track_request(&m);
-                if let Some(planned) = self.prepare(m, origin, pipelined, stats) {
+                if let Some(planned) = self.prepare(m, origin, stats) {
                     let seq = self.front_seq + self.queue.len() as u64;
                     self.waiting.insert((planned.conn, planned.index), seq);
                     self.queue.push_back(Pending {
@@ -289,9 +278,16 @@ impl<'a> Join<'a> {
             }
             Record::Response(r) => {
                 let key = (r.message.conn, r.message.index);
-                if let Some(t) = self.tracks.get_mut(&key.0) {
-                    if t.index == key.1 {
-                        t.answered = true;
+                // The next request of the connection, sent before this response began?
+                if let Some(next) = key
+                    .1
+                    .checked_add(1)
+                    .and_then(|i| self.waiting.get(&(key.0, i)))
+                    .and_then(|seq| seq.checked_sub(self.front_seq))
+                    .and_then(|i| self.queue.get_mut(i as usize))
+                {
+                    if next.planned.recorded_ts_ns < r.message.first_ts_ns {
+                        next.planned.pipelined = true;
                     }
                 }
                 if let Some(seq) = self.waiting.remove(&key) {
@@ -346,37 +342,8 @@ impl<'a> Join<'a> {
         true
     }
 
-    /// Notes a request on its connection; true when it was pipelined.
-    fn track_request(&mut self, m: &Message) -> bool {
-        if self.tracks.len() >= TRACK_MAX {
-            let horizon = m.first_ts_ns.saturating_sub(60_000_000_000);
-            self.tracks.retain(|_, t| t.last_ts >= horizon);
-            if self.tracks.len() >= TRACK_MAX {
-                self.tracks.clear();
-            }
-        }
-        let t = self.tracks.entry(m.conn).or_insert(Track {
-            index: m.index,
-            answered: true,
-            last_ts: m.first_ts_ns,
-        });
-        let pipelined = t.index != m.index && !t.answered;
-        *t = Track {
-            index: m.index,
-            answered: false,
-            last_ts: m.first_ts_ns,
-        };
-        pipelined
-    }
-
     /// Applies shard, truncation, filter, target and rewrites; `None` when skipped (counted).
-    fn prepare(
-        &self,
-        m: Message,
-        origin: u64,
-        pipelined: bool,
-        stats: &mut PlanStats,
-    ) -> Option<Planned> {
+    fn prepare(&self, m: Message, origin: u64, stats: &mut PlanStats) -> Option<Planned> {
         let config = self.config;
         if !config.shard.keeps(m.conn, m.index) {
             stats.skipped.other_shard += 1;
@@ -424,7 +391,7 @@ impl<'a> Join<'a> {
             path,
             context,
             target,
-            pipelined,
+            pipelined: false,
             expect_unsent,
             prod_status: None,
             prod_latency_ns: None,
@@ -569,6 +536,21 @@ mod tests {
         );
         assert_eq!(out[0].prod_status, None);
         assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn without_responses_nothing_is_pipelined() {
+        let (out, _) = run(
+            &config(),
+            vec![
+                Record::Request(msg(1, 0, 1_000, GET)),
+                Record::Request(msg(1, 1, 2_000, GET)),
+            ],
+        );
+        assert_eq!(
+            out.iter().map(|p| p.pipelined).collect::<Vec<_>>(),
+            [false, false]
+        );
     }
 
     #[test]
