@@ -3,3 +3,5 @@
 //! One framing implementation for both directions and both sides of the product: the capture side
 //! frames reassembled streams into messages and pairs requests with responses; the replay client
 //! frames staging's responses with the same code.
+
+pub mod framing;
