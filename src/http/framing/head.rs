@@ -173,8 +173,9 @@ pub(crate) fn parse_start_line(
                 return Err(FrameError::NotHttp);
             }
             // The version is the last word; whatever lies between is the target, spaces and all.
-            if let Some(sp) = rest.iter().rposition(|&b| b == b' ' || b == b'\t')
-                && let Some(version) = parse_version(&rest[sp + 1..])
+            let last_word = rest.iter().rposition(|&b| b == b' ' || b == b'\t');
+            if let Some((sp, version)) =
+                last_word.and_then(|sp| Some((sp, parse_version(&rest[sp + 1..])?)))
             {
                 let target = trim_ws(&rest[..sp]);
                 if target.is_empty() {

@@ -640,6 +640,54 @@ impl MessageFramer {
     }
 }
 
+/// The start line of an incomplete head (a message cut by a gap or the close), as a [`Head`]
+/// with no body and `len` 0; `None` when the first line is not complete or not a start line.
+pub fn partial_head(bytes: &[u8], side: Side) -> Option<Head> {
+    let eol = memchr(b'\n', bytes)?;
+    let (version, start) =
+        match parse_start_line(&bytes[..eol], side, side == Side::Request).ok()? {
+            Start::Request {
+                method, version, ..
+            } => (
+                version,
+                StartLine::Request {
+                    method: Method::from_token(method.as_bytes()),
+                },
+            ),
+            Start::Response {
+                version, status, ..
+            } => (version, StartLine::Response { status }),
+        };
+    Some(Head {
+        len: 0,
+        version,
+        start,
+        body: BodyKind::None,
+        expect_continue: false,
+        upgrade: false,
+        close: false,
+    })
+}
+
+/// True when `buf` begins with a complete HTTP/0.9 request line (`GET /path`, no version).
+/// Only trusted at the very start of a connection: elsewhere such a line is likely text.
+pub fn http09_request_line(buf: &[u8]) -> bool {
+    memchr(b'\n', buf).is_some_and(|eol| {
+        matches!(
+            parse_start_line(&buf[..eol], Side::Request, true),
+            Ok(Start::Request {
+                version: Version::Http09,
+                ..
+            })
+        )
+    })
+}
+
+/// True for a method token in common use (RFC 9110's, WebDAV's and a few more).
+pub fn is_known_method(token: &[u8]) -> bool {
+    head::KNOWN_METHODS.contains(&token)
+}
+
 /// One header field of a stored head, borrowed from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
