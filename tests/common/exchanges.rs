@@ -1,5 +1,5 @@
 //! Exchanges joined from a log's records, and the comparison with a server's access log.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

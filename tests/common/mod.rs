@@ -1,7 +1,7 @@
 //! Real parts for integration tests: network namespaces joined by veth pairs, nginx from Debian with
 //! a ground-truth access log, tcpdump, and the paths of the shared public captures. Every resource is
 //! uniquely named and removed by a drop guard; every process is stopped by its own PID.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod exchanges;
 pub mod pcapfile;

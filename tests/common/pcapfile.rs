@@ -1,6 +1,6 @@
 //! Reading and writing pcap files frame by frame, for tests that rewrite real captures at the packet
 //! level (reorder, duplicate, drop, shift sequence numbers) and feed them to extraction.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
