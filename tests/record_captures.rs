@@ -2,6 +2,8 @@
 //! request in the server's access log is in the log, with the same method, target and status, in the
 //! same order per connection; and the cases GoReplay is known to get wrong come out right.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! of the capture cut off, sequence numbers shifted to wrap mid-message, retransmissions with other
 //! boundaries — and what extraction must still recover from them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;
