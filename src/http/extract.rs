@@ -15,6 +15,17 @@
 //! - every request whose head was seen is emitted exactly once (complete, or truncated with the
 //!   cause), and every one left without a final response is counted as unanswered.
 //!
+//! Pairing: a response answers the oldest unanswered request sent before the response began (a
+//! request first seen after it cannot be its request: the response is an orphan). After a gap on
+//! the server side, answers may have been lost: on a connection that never pipelined, the next
+//! response answers the newest request sent before it; on a pipelining one, a lost response start
+//! costs the oldest request its answer. Times are capture times, not delivery order, so a
+//! reassembler that holds segments back does not shift pairing.
+//!
+//! Resynchronisation (mid-stream pickup, after a gap or bytes that do not frame) looks for a start
+//! line at line beginnings and at the first byte of each delivery (a new segment often begins a
+//! message). Message framing itself does not depend on how the bytes are split into deliveries.
+//!
 //! Memory: per direction, at most the current partial head (≤ `max_head`) or the stored part of
 //! the current message (head + at most `max_body` body bytes), plus the responses held for the
 //! ordering invariant; [`StreamHandler::buffered`] reports them. Bodies are never copied twice:
@@ -80,7 +91,10 @@ pub struct ExtractStats {
     pub resync_skipped_bytes: u64,
     /// Heads or bodies that did not frame once a connection was known to be HTTP.
     pub framing_errors: u64,
-    /// Connections given up as not HTTP.
+    /// Connections given up as not HTTP: another protocol or binary from the first payload of a
+    /// connection seen from its SYN, no message start within `max_head` bytes (64 × `max_head`
+    /// for connections picked up mid-stream, which may be inside a large body), or none by the
+    /// close.
     pub non_http_conns: u64,
     /// Connections that started with TLS.
     pub tls_conns: u64,
