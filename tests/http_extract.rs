@@ -726,7 +726,9 @@ fn head_larger_than_max_head_is_skipped_and_framing_resumes() {
 }
 
 #[test]
-fn conflicting_content_lengths_are_skipped_not_guessed() {
+fn conflicting_content_lengths_keep_the_head_cut_and_resync() {
+    // RFC 9112 §6.3: the body cannot be delimited. The head is kept (cut) so that the exchange
+    // still pairs; what follows is scanned for the next message start.
     let script = Script::new()
         .data(C, 1_000, GET_A)
         .data(
@@ -741,11 +743,16 @@ fn conflicting_content_lengths_are_skipped_not_guessed() {
         records,
         [
             "req 0 GET /a head=31 body=0 stored=31 t=1000..1000",
+            "resp 0 200 \"OK\" head=57 body=0 stored=57 lat=1000/1000 trunc=incomplete",
             "req 1 GET /a head=31 body=0 stored=31 t=3000..3000",
-            "resp 0 200 \"OK\" head=38 body=2 stored=40 lat=3000/3000",
+            "resp 1 200 \"OK\" head=38 body=2 stored=40 lat=1000/1000",
         ]
     );
-    assert_eq!((stats.framing_errors, stats.unanswered), (1, 1));
+    assert_eq!((stats.framing_errors, stats.unanswered), (1, 0));
+    assert_eq!(
+        (stats.truncated_incomplete, stats.resync_skipped_bytes),
+        (1, 7)
+    );
 }
 
 #[test]
@@ -884,4 +891,35 @@ fn buffered_bytes_stay_within_the_head_and_body_limits() {
         summarize(&outcome.records)[1],
         "resp 0 200 \"OK\" head=44 body=1000000 stored=144 lat=1000/2099 trunc=max_body"
     );
+}
+
+#[test]
+fn regression_fuzz_http09_line_completed_by_the_last_delivery() {
+    // Found by cargo fuzz: a start line kept across deliveries, completed by the last one, was
+    // never framed, so its request vanished.
+    let script = Script::new()
+        .data(C, 1_000, "GET /chunk")
+        .data(C, 1_100, "en/eicar.txt\n")
+        .data(S, 2_000, "HTTP/1.1 200 ok\r\nContent-Length: 0\r\n\r\n");
+    let (records, _) = run(&script);
+    assert_eq!(
+        records,
+        [
+            "req 0 GET /chunken/eicar.txt head=23 body=0 stored=23 t=1000..1100",
+            "resp 0 200 \"ok\" head=38 body=0 stored=38 lat=1000/1000",
+        ]
+    );
+}
+
+#[test]
+fn regression_fuzz_connection_never_http_is_counted_at_close() {
+    // Found by cargo fuzz: a short connection whose bytes never held a message start (below the
+    // probe limit) vanished from the counters.
+    let script = Script::new()
+        .data(C, 1_000, "H")
+        .data(C, 1_100, b"\x00HTTP/1.1 200 ok\r\n")
+        .close(2_000, CloseReason::Fin);
+    let (outcome, stats) = run_info(ExtractConfig::default(), &http_support::info(), &script);
+    assert!(outcome.records.is_empty());
+    assert_eq!((stats.non_http_conns, stats.orphans), (1, 0));
 }

@@ -30,6 +30,9 @@ pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option
     if let Some(e) = cause.downcast_ref::<crate::log::LogError>() {
         return Some(e.status());
     }
+    if let Some(e) = cause.downcast_ref::<crate::http::framing::FrameError>() {
+        return Some(e.status());
+    }
     if let Some(e) = cause.downcast_ref::<crate::capture::CaptureError>() {
         return Some(e.status());
     }

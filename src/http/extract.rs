@@ -15,6 +15,17 @@
 //! - every request whose head was seen is emitted exactly once (complete, or truncated with the
 //!   cause), and every one left without a final response is counted as unanswered.
 //!
+//! Pairing: a response answers the oldest unanswered request sent before the response began (a
+//! request first seen after it cannot be its request: the response is an orphan). After a gap on
+//! the server side, answers may have been lost: on a connection that never pipelined, the next
+//! response answers the newest request sent before it; on a pipelining one, a lost response start
+//! costs the oldest request its answer. Times are capture times, not delivery order, so a
+//! reassembler that holds segments back does not shift pairing.
+//!
+//! Resynchronisation (mid-stream pickup, after a gap or bytes that do not frame) looks for a start
+//! line at line beginnings and at the first byte of each delivery (a new segment often begins a
+//! message). Message framing itself does not depend on how the bytes are split into deliveries.
+//!
 //! Memory: per direction, at most the current partial head (≤ `max_head`) or the stored part of
 //! the current message (head + at most `max_body` body bytes), plus the responses held for the
 //! ordering invariant; [`StreamHandler::buffered`] reports them. Bodies are never copied twice:
@@ -32,8 +43,8 @@ use crate::exchange::{Gap, Message, Record, Response, Truncation};
 use crate::tcp::{CloseReason, ConnInfo, Dir, GapCause, Interest, StreamHandler};
 
 use super::framing::{
-    BodyKind, DEFAULT_MAX_HEAD, GapSkip, Head, Kind, MessageFramer, RequestContext, Scan, Side,
-    find_message_start, http09_request_line, is_known_method, partial_head,
+    BodyKind, DEFAULT_MAX_HEAD, FrameError, GapSkip, Head, Kind, MessageFramer, RequestContext,
+    Scan, Side, find_message_start, http09_request_line, is_known_method, partial_head,
 };
 
 /// How the extractor decides who is who and what it keeps.
@@ -80,7 +91,10 @@ pub struct ExtractStats {
     pub resync_skipped_bytes: u64,
     /// Heads or bodies that did not frame once a connection was known to be HTTP.
     pub framing_errors: u64,
-    /// Connections given up as not HTTP.
+    /// Connections given up as not HTTP: another protocol or binary from the first payload of a
+    /// connection seen from its SYN, no message start within `max_head` bytes (64 × `max_head`
+    /// for connections picked up mid-stream, which may be inside a large body), or none by the
+    /// close.
     pub non_http_conns: u64,
     /// Connections that started with TLS.
     pub tls_conns: u64,
@@ -205,9 +219,11 @@ pub struct HttpConn {
     held_bytes: usize,
     /// A gap on the server side since the last response began.
     server_gap: bool,
+    /// That gap swallowed the start of a response.
+    server_lost_head: bool,
     /// The client was seen sending a request before the previous response was complete.
     pipelined: bool,
-    /// Data calls so far, to order events across directions.
+    /// Data calls so far.
     events: u64,
     /// A response ended the hold on the client side's bytes (set while framing the server side).
     release_hold: bool,
@@ -266,8 +282,6 @@ impl Direction {
 struct Msg {
     first_ts: u64,
     last_ts: u64,
-    first_event: u64,
-    last_event: u64,
     head: Option<Head>,
     body_len: u64,
     /// Body bytes in `store` after the head.
@@ -298,7 +312,6 @@ enum Pair {
 struct Pending {
     index: u32,
     first_ts: u64,
-    first_event: u64,
     ctx: RequestContext,
     expect_continue: bool,
     got_continue: bool,
@@ -347,12 +360,10 @@ fn close_truncation(reason: CloseReason) -> Truncation {
 }
 
 impl Msg {
-    fn new(ts: u64, event: u64) -> Self {
+    fn new(ts: u64) -> Self {
         Msg {
             first_ts: ts,
             last_ts: ts,
-            first_event: event,
-            last_event: event,
             head: None,
             body_len: 0,
             stored_body: 0,
@@ -401,6 +412,7 @@ impl HttpConn {
             held: VecDeque::new(),
             held_bytes: 0,
             server_gap: false,
+            server_lost_head: false,
             pipelined: false,
             events: 0,
             release_hold: false,
@@ -481,6 +493,7 @@ impl HttpConn {
             self.server_gap = true;
         }
         let trunc = gap_truncation(cause);
+        let server = self.role(d) == Some(Side::Response);
         let side = &mut self.sides[d];
         side.offset = side.offset.saturating_add(len);
         let mut dropped = 0;
@@ -498,8 +511,13 @@ impl HttpConn {
             Mode::Frame => {
                 let in_body = side.msg.as_ref().is_some_and(|m| m.head.is_some());
                 if side.msg.is_none() {
+                    // Between messages: the gap begins with the next one's start.
+                    self.server_lost_head |= server;
                     self.resync(d);
                 } else if !in_body {
+                    // Inside a head: kept if its status line is there, else lost with the gap.
+                    self.server_lost_head |=
+                        server && partial_head(&side.store, Side::Response).is_none();
                     self.abandon(cx, d, trunc);
                     self.resync(d);
                 } else {
@@ -518,6 +536,7 @@ impl HttpConn {
                             }
                             self.complete(cx, d);
                             if after > 0 {
+                                self.server_lost_head |= server;
                                 self.resync(d);
                             }
                         }
@@ -558,6 +577,10 @@ impl HttpConn {
     }
 
     fn on_close(&mut self, cx: &mut Cx<'_>, reason: CloseReason) {
+        if !self.skipped && !self.synced && self.events > 0 {
+            // Payload came, and none of it was HTTP.
+            cx.stats.non_http_conns += 1;
+        }
         if !self.skipped {
             let trunc = close_truncation(reason);
             let fin = reason == CloseReason::Fin;
@@ -696,7 +719,10 @@ impl HttpConn {
         let side = &mut self.sides[d];
         side.mode = Mode::Frame;
         side.msg = None;
-        if !from_held {
+        if from_held {
+            // The kept line begins the message: frame it now, in case no more bytes come.
+            let _ = self.frame(cx, d, ts, &[]);
+        } else {
             side.store_ts = ts;
         }
         rest
@@ -774,20 +800,18 @@ impl HttpConn {
         }
         let max_body = cx.cfg.max_body;
         let max_head = cx.cfg.max_head;
-        let event = self.events;
         let side = &mut self.sides[d];
         let Some(msg) = side.msg.as_mut() else {
             return &[];
         };
         msg.last_ts = ts;
-        msg.last_event = event;
         let mut head_done: Option<Head> = None;
         let done;
         if side.framer.in_head() {
             if side.store.is_empty() {
                 let f = match side.framer.push(rest) {
                     Ok(f) => f,
-                    Err(_) => return self.head_error(cx, d, rest, false),
+                    Err(e) => return self.head_error(cx, d, rest, None, e),
                 };
                 let Some(head) = f.head else {
                     side.store.extend_from_slice(&rest[f.skipped..]);
@@ -807,10 +831,7 @@ impl HttpConn {
                 side.store.extend_from_slice(&rest[..take]);
                 let f = match side.framer.push(&side.store) {
                     Ok(f) => f,
-                    Err(_) => {
-                        side.store.truncate(before);
-                        return self.head_error(cx, d, rest, true);
-                    }
+                    Err(e) => return self.head_error(cx, d, rest, Some(before), e),
                 };
                 let Some(head) = f.head else {
                     return &rest[take..];
@@ -852,21 +873,44 @@ impl HttpConn {
         rest
     }
 
-    /// A head that does not frame: count it, skip its first line, look for the next start.
+    /// A head that does not frame. One that is complete but whose body cannot be delimited
+    /// (conflicting Content-Length, a request Transfer-Encoding not ending in chunked) is kept,
+    /// cut, so that its answer still pairs with it; otherwise its first line is skipped. Then the
+    /// next message start is looked for. `before` is how many of the head's bytes were in the
+    /// store before this call's (`None`: the head began in `rest`).
     fn head_error<'b>(
         &mut self,
         cx: &mut Cx<'_>,
         d: usize,
         rest: &'b [u8],
-        had_store: bool,
+        before: Option<usize>,
+        err: FrameError,
     ) -> &'b [u8] {
         cx.stats.framing_errors += 1;
         let side = &mut self.sides[d];
+        if let Some(head_len) = err.head_len() {
+            let after = match before {
+                None => {
+                    let n = head_len.min(rest.len());
+                    side.store.extend_from_slice(&rest[..n]);
+                    n
+                }
+                Some(before) => {
+                    side.store.truncate(head_len);
+                    head_len.saturating_sub(before).min(rest.len())
+                }
+            };
+            self.abandon(cx, d, Truncation::Incomplete);
+            self.resync(d);
+            return &rest[after..];
+        }
         side.msg = None;
-        let skip = if had_store {
-            0
-        } else {
-            memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1)
+        let skip = match before {
+            Some(before) => {
+                side.store.truncate(before);
+                0
+            }
+            None => memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1),
         };
         let dropped = side.store.len() + skip;
         side.store.clear();
@@ -876,32 +920,48 @@ impl HttpConn {
     }
 
     fn start_message(&mut self, cx: &mut Cx<'_>, d: usize, role: Side, ts: u64) {
-        let kind = match role {
-            Side::Request => Kind::Request,
-            Side::Response => {
-                if self.server_gap {
-                    // Responses lost in the gap: on a connection that never pipelined, only the
-                    // newest request can be the one being answered.
-                    if !self.pipelined && self.pending.len() >= 2 {
-                        let keep = self.pending.pop_back();
-                        cx.stats.unanswered += self.pending.len() as u64;
-                        self.pending.clear();
-                        self.pending.extend(keep);
-                    }
-                    self.server_gap = false;
-                }
-                Kind::Response(self.pending.front().map(|p| p.ctx).unwrap_or_default())
-            }
-        };
-        let event = self.events;
-        let side = &mut self.sides[d];
+        let side = &self.sides[d];
         let first_ts = if side.store.is_empty() {
             ts
         } else {
             side.store_ts
         };
+        let kind = match role {
+            Side::Request => Kind::Request,
+            Side::Response => {
+                if self.server_gap {
+                    self.after_server_gap(cx, first_ts);
+                }
+                Kind::Response(self.answerable(first_ts).map(|p| p.ctx).unwrap_or_default())
+            }
+        };
+        let side = &mut self.sides[d];
         side.framer.reset(kind);
-        side.msg = Some(Msg::new(first_ts, event));
+        side.msg = Some(Msg::new(first_ts));
+    }
+
+    /// The request a response beginning at `ts` answers: the oldest unanswered one, unless it was
+    /// sent after that (then the response's request was never seen: an orphan).
+    fn answerable(&self, ts: u64) -> Option<&Pending> {
+        self.pending.front().filter(|p| p.first_ts <= ts)
+    }
+
+    /// The first response after a gap on the server side, beginning at `ts`: responses may have
+    /// been lost in the gap, and their requests must not take the next response's status and
+    /// latency. On a connection that never pipelined, the client sent each request after the
+    /// previous response, so the response answers the newest request sent before it began.
+    /// Otherwise, when the gap swallowed a response's start, the oldest request lost its answer.
+    fn after_server_gap(&mut self, cx: &mut Cx<'_>, ts: u64) {
+        self.server_gap = false;
+        let lost = if !self.pipelined {
+            let sent_before = self.pending.iter().take_while(|p| p.first_ts <= ts).count();
+            sent_before.saturating_sub(1)
+        } else {
+            usize::from(self.server_lost_head).min(self.pending.len())
+        };
+        self.server_lost_head = false;
+        self.pending.drain(..lost);
+        cx.stats.unanswered += lost as u64;
     }
 }
 
@@ -922,7 +982,6 @@ impl HttpConn {
                 self.pending.push_back(Pending {
                     index,
                     first_ts: msg.first_ts,
-                    first_event: msg.first_event,
                     ctx: head.request_context(),
                     expect_continue: head.expect_continue && expects_body,
                     got_continue: false,
@@ -932,8 +991,10 @@ impl HttpConn {
             Side::Response => {
                 let status = head.status().unwrap_or(0);
                 let tunnel = head.body == BodyKind::Tunnel;
+                let first_ts = self.sides[d].msg.as_ref().map_or(0, |m| m.first_ts);
+                let answers = self.answerable(first_ts).is_some();
                 let pair = if status / 100 == 1 && !tunnel {
-                    match self.pending.front_mut() {
+                    match self.pending.front_mut().filter(|_| answers) {
                         Some(target) => {
                             target.got_continue |= status == 100;
                             Pair::Interim(Some((target.index, target.first_ts)))
@@ -941,7 +1002,12 @@ impl HttpConn {
                         None => Pair::Interim(None),
                     }
                 } else {
-                    match self.pending.pop_front() {
+                    let target = if answers {
+                        self.pending.pop_front()
+                    } else {
+                        None
+                    };
+                    match target {
                         Some(target) => {
                             if target.expect_continue && !target.got_continue {
                                 self.expect_cut(cx, target.index);
@@ -1057,7 +1123,7 @@ impl HttpConn {
             if self
                 .pending
                 .front()
-                .is_some_and(|next| next.first_event < msg.last_event)
+                .is_some_and(|next| next.first_ts < msg.last_ts)
             {
                 self.pipelined = true;
             }

@@ -25,8 +25,14 @@ pub(crate) enum Chunk {
     /// Reading the hex digits of a chunk size.
     Size { value: u64, digits: u32 },
     /// After the digits: optional whitespace and `;extensions`, through the line end. `len`
-    /// counts the line's bytes so far, `semi` whether the `;` was seen.
-    Ext { value: u64, len: usize, semi: bool },
+    /// counts the line's bytes so far, `semi` whether the `;` was seen, `cr` whether a CR was
+    /// (before the `;`, only the LF may follow it).
+    Ext {
+        value: u64,
+        len: usize,
+        semi: bool,
+        cr: bool,
+    },
     /// Inside chunk data.
     Data { remaining: u64 },
     /// After chunk data: the CRLF (a bare LF is accepted); `cr` when the CR was seen.
@@ -100,6 +106,7 @@ fn decode_chunked(chunk: &mut Chunk, buf: &[u8], limit: usize) -> Result<Step, F
                         value,
                         len: digits as usize,
                         semi: false,
+                        cr: false,
                     };
                 }
             }
@@ -107,20 +114,24 @@ fn decode_chunked(chunk: &mut Chunk, buf: &[u8], limit: usize) -> Result<Step, F
                 value,
                 mut len,
                 mut semi,
+                mut cr,
             } => {
                 let rest = &buf[pos..];
                 let end = memchr(b'\n', rest);
                 let segment = &rest[..end.unwrap_or(rest.len())];
                 if !semi {
-                    // Before the `;`: only whitespace (and the CR of the line end).
-                    for (i, &b) in segment.iter().enumerate() {
+                    // Before the `;`: only whitespace, and a CR only just before the LF.
+                    for &b in segment {
+                        if cr {
+                            return Err(FrameError::Chunked);
+                        }
                         match b {
                             b';' => {
                                 semi = true;
                                 break;
                             }
                             b' ' | b'\t' => {}
-                            b'\r' if i + 1 == segment.len() => {}
+                            b'\r' => cr = true,
                             _ => return Err(FrameError::Chunked),
                         }
                     }
@@ -140,7 +151,12 @@ fn decode_chunked(chunk: &mut Chunk, buf: &[u8], limit: usize) -> Result<Step, F
                     }
                     None => {
                         pos = buf.len();
-                        *chunk = Chunk::Ext { value, len, semi };
+                        *chunk = Chunk::Ext {
+                            value,
+                            len,
+                            semi,
+                            cr,
+                        };
                     }
                 }
             }
@@ -273,6 +289,15 @@ mod tests {
         );
         let long_ext = [b"1;".as_slice(), &[b'a'; 2000]].concat();
         assert_eq!(run(chunked(), &long_ext, 7), Err(FrameError::Chunked));
+    }
+
+    #[test]
+    fn regression_fuzz_cr_in_chunk_size_line_judged_the_same_for_any_split() {
+        // Found by cargo fuzz: `A\r\r\n` was an error whole and accepted one byte at a time.
+        for piece in [1, 2, 100] {
+            assert_eq!(run(chunked(), b"A\r\r\n", piece), Err(FrameError::Chunked));
+        }
+        assert_eq!(run(chunked(), b"1 \r\nx\r\n0\r\n\r\n", 1), Ok(Some(12)));
     }
 
     #[test]

@@ -86,13 +86,15 @@ fn trim_ws(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Parses `HTTP/1.d` (any minor digit; 1.0 is 1.0, others are treated as 1.1).
-fn parse_version(v: &[u8]) -> Option<Version> {
+/// Parses `HTTP/1.d` (1.0 is 1.0, any other minor 1.1). Request lines also accept a mangled
+/// minor (`HTTP/1.`, `HTTP/1`), as servers do when they answer them (zeek's methods.pcap).
+fn parse_version(v: &[u8], side: Side) -> Option<Version> {
     match v {
         b"HTTP/1.0" => Some(Version::Http10),
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', d] if d.is_ascii_digit() => {
             Some(Version::Http11)
         }
+        b"HTTP/1." | b"HTTP/1" if side == Side::Request => Some(Version::Http11),
         _ => None,
     }
 }
@@ -130,7 +132,7 @@ pub(crate) fn parse_start_line(
         Side::Response => {
             let version = line
                 .get(..8)
-                .and_then(parse_version)
+                .and_then(|v| parse_version(v, Side::Response))
                 .ok_or(FrameError::NotHttp)?;
             let rest = line.get(8..).unwrap_or_default();
             let digits_at = rest.iter().position(|&b| b != b' ').unwrap_or(0);
@@ -175,7 +177,7 @@ pub(crate) fn parse_start_line(
             // The version is the last word; whatever lies between is the target, spaces and all.
             let last_word = rest.iter().rposition(|&b| b == b' ' || b == b'\t');
             if let Some((sp, version)) =
-                last_word.and_then(|sp| Some((sp, parse_version(&rest[sp + 1..])?)))
+                last_word.and_then(|sp| Some((sp, parse_version(&rest[sp + 1..], Side::Request)?)))
             {
                 let target = trim_ws(&rest[..sp]);
                 if target.is_empty() {
@@ -631,6 +633,8 @@ mod tests {
             })
         );
         assert!(parse_start_line(b"GET /zeek.html", Side::Request, false).is_err());
+        assert!(parse_start_line(b"GET / HTTP/1.", Side::Request, false).is_ok());
+        assert!(parse_start_line(b"PRI * HTTP/2.0", Side::Request, false).is_err());
         assert!(parse_start_line(b"GET ", Side::Request, true).is_err());
         assert!(parse_start_line(b"USER abab1212", Side::Request, true).is_err());
         assert!(parse_start_line(b"220 smtp.example.com ESMTP", Side::Request, true).is_err());

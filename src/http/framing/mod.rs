@@ -268,12 +268,19 @@ pub enum FrameError {
         /// The limit in force.
         max: usize,
     },
-    /// Content-Length values differ or are not numbers (RFC 9112 §6.3 item 5).
+    /// Content-Length values differ or are not numbers (RFC 9112 §6.3 item 5). The head itself
+    /// is complete: `head_len` bytes.
     #[error("invalid or conflicting Content-Length values")]
-    ContentLength,
+    ContentLength {
+        /// Length of the (complete) head whose body cannot be delimited.
+        head_len: usize,
+    },
     /// A request's Transfer-Encoding does not end in chunked (RFC 9112 §6.3 item 4).
     #[error("request Transfer-Encoding does not end in chunked")]
-    TransferEncoding,
+    TransferEncoding {
+        /// Length of the (complete) head whose body cannot be delimited.
+        head_len: usize,
+    },
     /// The chunked transfer coding is malformed.
     #[error("malformed chunked body")]
     Chunked,
@@ -283,6 +290,18 @@ pub enum FrameError {
     /// A stored message has no complete head.
     #[error("the HTTP head is incomplete")]
     HeadIncomplete,
+}
+
+impl FrameError {
+    /// For a complete head whose body cannot be delimited, the head's length.
+    pub fn head_len(&self) -> Option<usize> {
+        match *self {
+            FrameError::ContentLength { head_len } | FrameError::TransferEncoding { head_len } => {
+                Some(head_len)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Classify for FrameError {
@@ -539,14 +558,20 @@ impl MessageFramer {
                 let method = Method::from_token(method.as_bytes());
                 let body = if facts.te_present {
                     if !facts.te_chunked_last {
-                        return Err(FrameError::TransferEncoding);
+                        return Err(FrameError::TransferEncoding {
+                            head_len: head.len(),
+                        });
                     }
                     BodyKind::Chunked
                 } else {
                     match facts.content_length {
                         None | Some(Ok(0)) => BodyKind::None,
                         Some(Ok(n)) => BodyKind::Length(n),
-                        Some(Err(())) => return Err(FrameError::ContentLength),
+                        Some(Err(())) => {
+                            return Err(FrameError::ContentLength {
+                                head_len: head.len(),
+                            });
+                        }
                     }
                 };
                 (version, StartLine::Request { method }, body)
@@ -577,7 +602,11 @@ impl MessageFramer {
                         None => BodyKind::UntilClose,
                         Some(Ok(0)) => BodyKind::None,
                         Some(Ok(n)) => BodyKind::Length(n),
-                        Some(Err(())) => return Err(FrameError::ContentLength),
+                        Some(Err(())) => {
+                            return Err(FrameError::ContentLength {
+                                head_len: head.len(),
+                            });
+                        }
                     }
                 };
                 (version, StartLine::Response { status }, body)

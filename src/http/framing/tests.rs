@@ -146,14 +146,17 @@ fn response_without_length_runs_until_close() {
 #[test]
 fn conflicting_content_lengths_are_invalid_equal_ones_are_not() {
     let bad = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
-    assert_eq!(frame_one(get(), bad, 100), Err(FrameError::ContentLength));
+    assert_eq!(
+        frame_one(get(), bad, 100),
+        Err(FrameError::ContentLength { head_len: 57 })
+    );
     let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello";
     let (head, len) = every_split(get(), ok);
     assert_eq!((head.body, len), (BodyKind::Length(5), ok.len()));
     let req = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
     assert_eq!(
         frame_one(Kind::Request, req, 100),
-        Err(FrameError::TransferEncoding)
+        Err(FrameError::TransferEncoding { head_len: 44 })
     );
 }
 
