@@ -65,7 +65,7 @@ pub enum LogError {
         problem: String,
     },
     /// An output file already exists and `--append` was not given.
-    #[error("{path}: already exists; use --append to add to it, or choose another name")]
+    #[error("{path}: already exists; use --append to add to it or --force to replace it")]
     Exists {
         /// The existing file.
         path: String,
