@@ -26,7 +26,7 @@ fn replay_in(pair: &NetPair, dir: &std::path::Path, args: &[&str]) -> (i32, serd
     let mut argv = vec![bin.as_str(), "replay"];
     argv.extend_from_slice(args);
     argv.push(&json_arg);
-    let out = pair.in_client(&argv).output().unwrap();
+    let out = pair.in_client(&argv).output().expect("ip netns exec reel");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     let value = std::fs::read_to_string(&json)
         .ok()
