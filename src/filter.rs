@@ -23,6 +23,8 @@ pub struct FilterArgs {
     pub methods: Vec<String>,
 
     /// Keep only read-only requests: GET, HEAD and OPTIONS (with --method, their union).
+    ///
+    /// Example: --read-only
     #[arg(long)]
     pub read_only: bool,
 

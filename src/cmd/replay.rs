@@ -29,6 +29,7 @@ Examples:
   reel replay prod.reel --target http://staging:8080 --rate max --concurrency 64 --limit 1000000
   reel replay prod.reel --target http://staging:8080 --shard 2/8 --start-at 2025-06-01T12:00:00Z
   reel replay prod.reel --target http://staging:8080 --dry-run --limit 20
+  reel replay prod.reel --target http://staging:8080 --json | jq .staging.latency_ms
 
 Latency is measured from each request's intended send time (coordinated omission corrected);
 service time from its first byte written; lag is first byte written minus intended time.
@@ -187,7 +188,10 @@ pub struct Args {
     #[arg(long, value_name = "TIME")]
     pub start_at: Option<String>,
 
-    /// Replay even though a target is a production server or Host found in the log.
+    /// Replay even though a target is a production server or Host found in the log (the first
+    /// 100 000 records are scanned).
+    ///
+    /// Example: --allow-production-target
     #[arg(long)]
     pub allow_production_target: bool,
 
