@@ -26,7 +26,7 @@ use crate::log::CreateOptions;
 use super::ReplayError;
 use super::client::{ConnCtx, Epoch, JobSource, Live, Outcome, run_connection};
 use super::plan::{PlanConfig, PlanStats, plan};
-use super::schedule::{Dispatch, Job, PaceRules, Pacing, PreciseClock, pace};
+use super::schedule::{Dispatch, Job, PaceRules, Pacing, PreciseClock, TokioClock, pace};
 use super::stats::{Stats, Summary};
 
 /// How requests are spread over connections.
@@ -97,8 +97,10 @@ pub struct ReplayConfig {
 const MIRROR_QUEUE: usize = 64;
 /// Outcomes queued for the sink.
 const RESULTS_QUEUE: usize = 4096;
-/// Planned requests queued between the planner and the scheduler.
-const PLAN_QUEUE: usize = 1024;
+/// Batches of planned requests queued between the planner and the scheduler.
+const PLAN_QUEUE: usize = 16;
+/// Planned requests per batch.
+const PLAN_BATCH: usize = 64;
 
 /// Mirror mode: one task per recorded connection (and `--loop` iteration), the least recently
 /// used closed beyond `max`.
@@ -228,7 +230,16 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         .spawn(move || {
             let mut stats = Stats::new(timeout);
             let mut failure = None;
-            while let Some(o) = results_rx.blocking_recv() {
+            // Polled, not parked: senders then never pay a cross-thread wakeup per result.
+            loop {
+                let o = match results_rx.try_recv() {
+                    Ok(o) => o,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                };
                 stats.record(&o);
                 if failure.is_none() {
                     if let Some(w) = writer.as_mut() {
@@ -247,10 +258,28 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let plan_config = config.plan.clone();
     let planner = std::thread::Builder::new()
         .name("reel-replay-plan".into())
-        .spawn(move || plan(&plan_config, |p| plan_tx.blocking_send(p).is_ok()))
+        .spawn(move || {
+            // Batches: one wakeup of the scheduler per PLAN_BATCH requests, not per request.
+            let mut batch = Vec::with_capacity(PLAN_BATCH);
+            let stats = plan(&plan_config, |p| {
+                batch.push(p);
+                batch.len() < PLAN_BATCH
+                    || plan_tx
+                        .blocking_send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(PLAN_BATCH),
+                        ))
+                        .is_ok()
+            });
+            if !batch.is_empty() {
+                let _ = plan_tx.blocking_send(batch);
+            }
+            stats
+        })
         .map_err(ReplayError::Runtime)?;
 
-    // Scheduler, on a thread of its own.
+    // Scheduler: on a thread of its own with its precise clock when it paces; inside the I/O
+    // runtime with --rate max (nothing to wait for, and jobs reach workers without a thread hop).
     let handle = runtime.handle().clone();
     let rules = config.rules;
     let pacing = config.pacing;
@@ -260,6 +289,38 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let pacer_ctx = ctx.clone();
     let pacer_stop = stop.clone();
     drop(ctx);
+    if pacing == Pacing::Max {
+        let (tx, rx) = mpsc::channel(concurrency);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..concurrency {
+            handle.spawn(run_connection(
+                pacer_ctx.clone(),
+                JobSource::Shared(rx.clone()),
+            ));
+        }
+        drop(pacer_ctx);
+        let pacer = runtime.spawn(async move {
+            let mut d = Pool(tx);
+            pace(
+                &TokioClock,
+                start,
+                pacing,
+                rules,
+                &pacer_stop,
+                &mut plan_rx,
+                &mut d,
+            )
+            .await
+        });
+        let sink_done = || sink.is_finished();
+        show_progress(&config, &live, &|| pacer.is_finished() && sink_done());
+        let released = runtime
+            .block_on(pacer)
+            .map_err(|_| ReplayError::Panicked("scheduler"))?;
+        return finish(
+            config, runtime, run_start, live, planner, sink, released, shard, &targets,
+        );
+    }
     let pacer = std::thread::Builder::new()
         .name("reel-replay-pace".into())
         .spawn(move || -> Result<u64, std::io::Error> {
@@ -316,11 +377,37 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         })
         .map_err(ReplayError::Runtime)?;
 
-    show_progress(&config, &live, &pacer, &sink);
+    show_progress(&config, &live, &|| {
+        pacer.is_finished() && sink.is_finished()
+    });
     let released = pacer
         .join()
         .map_err(|_| ReplayError::Panicked("scheduler"))?
         .map_err(ReplayError::Runtime)?;
+    finish(
+        config, runtime, run_start, live, planner, sink, released, shard, &targets,
+    )
+}
+
+type SinkOut = (
+    Stats,
+    Option<crate::log::Writer>,
+    Option<crate::log::LogError>,
+);
+
+/// Waits for the planner and the sink, closes the results log, builds the summary.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    config: ReplayConfig,
+    runtime: tokio::runtime::Runtime,
+    run_start: std::time::Instant,
+    live: Arc<Live>,
+    planner: std::thread::JoinHandle<Result<PlanStats, crate::log::LogError>>,
+    sink: std::thread::JoinHandle<SinkOut>,
+    released: u64,
+    shard: (u32, u32),
+    targets: &[super::target::Target],
+) -> Result<Summary, ReplayError> {
     let plan_stats: PlanStats = planner
         .join()
         .map_err(|_| ReplayError::Panicked("planner"))??;
@@ -363,12 +450,7 @@ fn hostname() -> String {
 }
 
 /// Shows progress until the scheduler and the sink are done.
-fn show_progress<A, B>(
-    config: &ReplayConfig,
-    live: &Live,
-    pacer: &std::thread::JoinHandle<A>,
-    sink: &std::thread::JoinHandle<B>,
-) {
+fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
     let started = std::time::Instant::now();
     let bar = (config.progress == Progress::Bar).then(|| {
         let bar = match config.rules.limit {
@@ -389,7 +471,7 @@ fn show_progress<A, B>(
     let mut last_line = std::time::Instant::now();
     let mut last_sent = 0u64;
     let mut last_at = std::time::Instant::now();
-    while !(pacer.is_finished() && sink.is_finished()) {
+    while !done() {
         std::thread::sleep(Duration::from_millis(100));
         let sent = live.sent.load(Ordering::Relaxed);
         let ok = live.ok.load(Ordering::Relaxed);

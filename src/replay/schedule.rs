@@ -179,7 +179,7 @@ pub struct PaceRules {
     pub warmup: Duration,
 }
 
-/// Releases the planned requests from `rx` at their intended times until the input ends, a rule
+/// Releases the planned requests from `rx` (in batches) at their intended times until the input ends, a rule
 /// says stop, `stop` is set, or the dispatcher refuses. Returns how many were released.
 pub async fn pace<C: Clock, D: Dispatch>(
     clock: &C,
@@ -187,12 +187,23 @@ pub async fn pace<C: Clock, D: Dispatch>(
     pacing: Pacing,
     rules: PaceRules,
     stop: &AtomicBool,
-    rx: &mut mpsc::Receiver<Planned>,
+    rx: &mut mpsc::Receiver<Vec<Planned>>,
     dispatch: &mut D,
 ) -> u64 {
     let mut schedule = Schedule::new(pacing);
     let mut released = 0u64;
-    while let Some(planned) = rx.recv().await {
+    let mut batch = Vec::new().into_iter();
+    loop {
+        let planned = match batch.next() {
+            Some(p) => p,
+            None => match rx.recv().await {
+                Some(b) => {
+                    batch = b.into_iter();
+                    continue;
+                }
+                None => break,
+            },
+        };
         if stop.load(Ordering::Relaxed) || rules.limit.is_some_and(|l| released >= l) {
             break;
         }
@@ -282,7 +293,7 @@ mod tests {
         let offsets = offsets.to_vec();
         tokio::spawn(async move {
             for (i, o) in offsets.into_iter().enumerate() {
-                if tx.send(planned(i as u64, o)).await.is_err() {
+                if tx.send(vec![planned(i as u64, o)]).await.is_err() {
                     break;
                 }
             }
