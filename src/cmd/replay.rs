@@ -1,4 +1,6 @@
 //! `reel replay`: the flags as typed, validated into a [`ReplayConfig`], then the run and its summary.
+// The flags' doc comments are clap's help text, shown verbatim: `[:PORT]` and URLs are not links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
 use std::io::Write;
 use std::path::PathBuf;
