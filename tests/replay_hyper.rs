@@ -566,3 +566,81 @@ fn dry_run_prints_one_line_per_request_and_sends_nothing() {
         ]
     );
 }
+
+#[test]
+fn target_map_filters_loop_limit_and_warmup() {
+    let dir = tempdir();
+    let log = dir.path().join("map.reel");
+    let mut records = Vec::new();
+    for i in 0..6u32 {
+        let (method, host) = match i % 3 {
+            0 => ("GET", "api.prod"),
+            1 => ("POST", "api.prod"),
+            _ => ("GET", "img.prod:8080"),
+        };
+        let req = format!("{method} /m/{i} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n");
+        records.push(request(
+            u64::from(i) + 1,
+            0,
+            T0 + u64::from(i) * MS,
+            req.as_bytes(),
+        ));
+    }
+    write_log(&log, records);
+    let api = TestServer::start();
+    let img = TestServer::start();
+    let results = dir.path().join("r.reel");
+    let (code, json) = replay(
+        dir.path(),
+        &[
+            log.to_str().unwrap(),
+            "--target-map",
+            &format!("api.prod={}", api.url()),
+            "--target-map",
+            &format!("IMG.prod={}", img.url()),
+            "--read-only",
+            "--rate",
+            "1000/s",
+            "--loop",
+            "--limit",
+            "10",
+            "--warmup",
+            "2ms",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{json}");
+    // 4 read-only requests per pass; 10 released: 2 in warmup (intended at 0 and 1 ms).
+    assert_eq!(json["warmup"], 2, "{json}");
+    assert_eq!(json["sent"], 8, "{json}");
+    assert_eq!(
+        json["skipped"]["filtered"], 6,
+        "two POSTs in each of three passes"
+    );
+    assert_eq!(json["iterations"], 3, "{json}");
+    let mut r = read_results(&results);
+    r.sort_by_key(|r| r.intended_ns);
+    assert_eq!(r.len(), 10);
+    assert_eq!(r.iter().filter(|r| r.warmup).count(), 2);
+    assert_eq!(
+        r.iter().map(|r| r.iteration).collect::<Vec<_>>(),
+        [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    );
+    let count = |s: &TestServer| {
+        s.connections()
+            .iter()
+            .map(|c| {
+                String::from_utf8_lossy(&read_bytes(c))
+                    .matches(" /m/")
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    // GETs /m/0 and /m/3 go to api, /m/2 and /m/5 (Host img.prod:8080) to img.
+    assert_eq!((count(&api), count(&img)), (5, 5));
+    assert!(r.iter().all(|r| {
+        let n: u32 = r.path.trim_start_matches("/m/").parse().unwrap();
+        r.target == if n % 3 == 0 { api.url() } else { img.url() }
+    }));
+}

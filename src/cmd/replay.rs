@@ -334,6 +334,17 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
                 by_request: args.shard_by == "request",
             },
             looping: args.looping,
+            max_planned: match (pacing, rules.duration) {
+                (Pacing::Rate(r), Some(d)) => {
+                    let n = (r * d.as_secs_f64()).ceil() as u64;
+                    Some(rules.limit.map_or(n, |l| l.min(n)))
+                }
+                _ => rules.limit,
+            },
+            max_log_offset_ns: match (pacing, rules.duration) {
+                (Pacing::Speed(f), Some(d)) => Some((d.as_nanos() as f64 * f) as u64),
+                _ => None,
+            },
         },
         pacing,
         mode,

@@ -179,6 +179,11 @@ pub struct PlanConfig {
     pub shard: Shard,
     /// Start over at the end (`--loop`).
     pub looping: bool,
+    /// Stop after planning this many requests (what `--limit`, or `--rate` with `--duration`,
+    /// lets the scheduler send), so that counts stop where sending stops.
+    pub max_planned: Option<u64>,
+    /// Stop at the first request whose log offset reaches this (`--speed` with `--duration`).
+    pub max_log_offset_ns: Option<u64>,
 }
 
 struct Pending {
@@ -331,11 +336,22 @@ impl<'a> Join<'a> {
             self.front_seq += 1;
             if !p.answered {
                 self.waiting.remove(&(p.planned.conn, p.planned.index));
-            } else {
+            }
+            if self
+                .config
+                .max_log_offset_ns
+                .is_some_and(|m| p.planned.log_offset_ns >= m)
+            {
+                return false;
+            }
+            if p.answered {
                 stats.joined += 1;
             }
             stats.planned += 1;
             if !emit(p.planned) {
+                return false;
+            }
+            if self.config.max_planned.is_some_and(|m| stats.planned >= m) {
                 return false;
             }
         }
@@ -466,6 +482,8 @@ mod tests {
             targets: Targets::new(Some("http://staging:8080"), &[]).unwrap(),
             shard: Shard::default(),
             looping: false,
+            max_planned: None,
+            max_log_offset_ns: None,
         }
     }
 
