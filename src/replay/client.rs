@@ -266,7 +266,9 @@ struct Conn {
 }
 
 /// Runs one connection until its job source ends and every response is in (or failed).
-pub async fn run_connection(ctx: Arc<ConnCtx>, mut source: JobSource) {
+/// `preconnect`: open a connection to this target before the first job (a failure is only
+/// reported when a job needs the connection).
+pub async fn run_connection(ctx: Arc<ConnCtx>, mut source: JobSource, preconnect: Option<usize>) {
     let mut c = Conn {
         ctx,
         stream: None,
@@ -274,6 +276,11 @@ pub async fn run_connection(ctx: Arc<ConnCtx>, mut source: JobSource) {
         framer: MessageFramer::new(Kind::Response(Default::default())),
         buf: BytesMut::with_capacity(16 * 1024),
     };
+    if let Some(t) = preconnect.and_then(|i| c.ctx.targets.get(i).map(|t| (i, t))) {
+        if let Ok(s) = connect(&c.ctx, t.1).await {
+            c.stream = Some((s, t.0));
+        }
+    }
     let mut next: Option<Job> = None;
     let mut source_done = false;
     loop {

@@ -26,7 +26,9 @@ use crate::log::CreateOptions;
 use super::ReplayError;
 use super::client::{ConnCtx, Epoch, JobSource, Live, Outcome, run_connection};
 use super::plan::{PlanConfig, PlanStats, plan};
-use super::schedule::{Dispatch, Job, PaceRules, Pacing, PreciseClock, TokioClock, pace};
+use super::schedule::{
+    Dispatch, Job, PaceRules, Pacing, PreciseClock, TokioClock, pace, tighten_timer_slack,
+};
 use super::stats::{Stats, Summary};
 
 /// How requests are spread over connections.
@@ -129,7 +131,7 @@ impl Dispatch for Mirror {
             }
             let (tx, rx) = mpsc::channel(MIRROR_QUEUE);
             self.handle
-                .spawn(run_connection(self.ctx.clone(), JobSource::Own(rx)));
+                .spawn(run_connection(self.ctx.clone(), JobSource::Own(rx), None));
             self.conns.insert(key, (tx, stamp));
         }
         let Some((tx, s)) = self.conns.get_mut(&key) else {
@@ -287,6 +289,13 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let concurrency = config.concurrency.max(1);
     let max_connections = config.max_connections.max(1);
     let pacer_ctx = ctx.clone();
+    // Pool connections open before the first request is due (to the default target, or the only
+    // one), so connecting does not show as lag.
+    let preconnect = config
+        .plan
+        .targets
+        .default
+        .or((targets.len() == 1).then_some(0));
     let pacer_stop = stop.clone();
     drop(ctx);
     if pacing == Pacing::Max {
@@ -296,6 +305,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
             handle.spawn(run_connection(
                 pacer_ctx.clone(),
                 JobSource::Shared(rx.clone()),
+                preconnect,
             ));
         }
         drop(pacer_ctx);
@@ -324,6 +334,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let pacer = std::thread::Builder::new()
         .name("reel-replay-pace".into())
         .spawn(move || -> Result<u64, std::io::Error> {
+            tighten_timer_slack();
             let local = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()?;
@@ -357,6 +368,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
                             handle.spawn(run_connection(
                                 pacer_ctx.clone(),
                                 JobSource::Shared(rx.clone()),
+                                preconnect,
                             ));
                         }
                         drop(pacer_ctx);

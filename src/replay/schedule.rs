@@ -116,10 +116,21 @@ pub trait Clock {
     fn wait_until(&self, at: Instant, stop: &AtomicBool) -> impl Future<Output = ()>;
 }
 
-/// Below this much time left, [`PreciseClock`] stops sleeping and yields in a loop.
-pub const SPIN: Duration = Duration::from_micros(200);
+/// Below this much time left, [`PreciseClock`] stops sleeping and yields in a loop: more than
+/// the OS sleep's overshoot once [`tighten_timer_slack`] ran (tens of µs), less than tokio's tick.
+pub const SPIN: Duration = Duration::from_micros(80);
 
-/// The real clock, for a thread of its own: OS sleep to [`SPIN`] before, then yield-spin.
+/// Asks Linux to wake this thread's sleeps with 1 ns of slack instead of the default 50 µs, so
+/// the pacer can sleep closer to each intended time and spin less. Best effort.
+pub fn tighten_timer_slack() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_timerslack(1) {
+        tracing::debug!("cannot lower the pacer's timer slack: {e}");
+    }
+}
+
+/// The real clock, for a thread of its own (see [`tighten_timer_slack`]): OS sleep to [`SPIN`]
+/// before, then yield-spin.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PreciseClock;
 
