@@ -190,15 +190,12 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         .build()
         .map_err(ReplayError::Runtime)?;
     let epoch = Epoch::now();
-    let start = match config.start_at {
-        Some(at) => {
-            let ns = at
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            epoch.instant(ns)
-        }
-        None => Instant::now(),
-    };
+    let start = config.start_at.map(|at| {
+        let ns = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        epoch.instant(ns)
+    });
     let live = Arc::new(Live::default());
     let (results_tx, mut results_rx) = mpsc::channel::<Outcome>(RESULTS_QUEUE);
     let shard = (config.plan.shard.index, config.plan.shard.count);

@@ -190,11 +190,13 @@ pub struct PaceRules {
     pub warmup: Duration,
 }
 
-/// Releases the planned requests from `rx` (in batches) at their intended times until the input ends, a rule
+/// Releases the planned requests from `rx` (in batches) at their intended times, counted from
+/// `start` — or, when `None`, from the moment the first request is ready (reading the log ahead
+/// of the first request is then not counted as lateness) until the input ends, a rule
 /// says stop, `stop` is set, or the dispatcher refuses. Returns how many were released.
 pub async fn pace<C: Clock, D: Dispatch>(
     clock: &C,
-    start: Instant,
+    start: Option<Instant>,
     pacing: Pacing,
     rules: PaceRules,
     stop: &AtomicBool,
@@ -203,6 +205,7 @@ pub async fn pace<C: Clock, D: Dispatch>(
 ) -> u64 {
     let mut schedule = Schedule::new(pacing);
     let mut released = 0u64;
+    let mut started: Option<Instant> = None;
     let mut batch = Vec::new().into_iter();
     loop {
         let planned = match batch.next() {
@@ -218,6 +221,7 @@ pub async fn pace<C: Clock, D: Dispatch>(
         if stop.load(Ordering::Relaxed) || rules.limit.is_some_and(|l| released >= l) {
             break;
         }
+        let start = *started.get_or_insert_with(|| start.unwrap_or_else(|| clock.now()));
         let (intended, elapsed) = match schedule.next_offset(&planned) {
             Some(offset) => {
                 if rules.duration.is_some_and(|d| offset >= d) {
@@ -315,7 +319,16 @@ mod tests {
             seen: Vec::new(),
         };
         let stop = AtomicBool::new(false);
-        pace(&TokioClock, start, pacing, rules, &stop, &mut rx, &mut rec).await;
+        pace(
+            &TokioClock,
+            Some(start),
+            pacing,
+            rules,
+            &stop,
+            &mut rx,
+            &mut rec,
+        )
+        .await;
         rec.seen
     }
 
