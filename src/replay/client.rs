@@ -583,18 +583,21 @@ impl Conn {
     }
 }
 
+/// The result of a job, times and outcome unset. The names (target, method, path, external id)
+/// are filled only when a results log keeps them: statistics do not read them.
 fn base_result(ctx: &ConnCtx, job: &Job, intended: Instant) -> ReplayResult {
     let p = &job.planned;
+    let names = ctx.keep_body.is_some();
+    let name = |s: &String| if names { s.clone() } else { String::new() };
     ReplayResult {
         conn: p.conn,
         index: p.index,
-        target: ctx
-            .targets
-            .get(p.target)
-            .map(|t| t.url.clone())
-            .unwrap_or_default(),
-        method: p.method.clone(),
-        path: p.path.clone(),
+        target: match ctx.targets.get(p.target) {
+            Some(t) if names => t.url.clone(),
+            _ => String::new(),
+        },
+        method: name(&p.method),
+        path: name(&p.path),
         prod_status: p.prod_status,
         prod_latency_ns: p.prod_latency_ns,
         recorded_ts_ns: p.recorded_ts_ns,
@@ -606,7 +609,7 @@ fn base_result(ctx: &ConnCtx, job: &Job, intended: Instant) -> ReplayResult {
         request_bytes: 0,
         response_bytes: 0,
         response: Bytes::new(),
-        external_id: p.external_id.clone(),
+        external_id: if names { p.external_id.clone() } else { None },
         error: None,
         shard: ctx.shard.0,
         shards: ctx.shard.1,
