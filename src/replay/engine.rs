@@ -1,7 +1,7 @@
 //! Wiring a run: threads, runtimes, channels and their bounds.
 //!
 //! ```text
-//! plan thread ──Planned (1024)──► pace thread ──Job──► connection tasks ──Outcome (4096)──► sink thread
+//! plan thread ──Planned ×64 (16)──► pace thread ──Job──► connection tasks ──Outcome (4096)──► sink thread
 //! (read, join, filter,            (one scheduler,     (tokio runtime,       (histograms, results log)
 //!  shard, rewrite)                 precise clock)      mirror: 64 per conn; pool: --concurrency)
 //! ```
