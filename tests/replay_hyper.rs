@@ -184,10 +184,8 @@ fn corrected_p99_is_at_least_service_p99_against_a_slow_server() {
     // The 40th request cannot start before 39 × 20 ms but was intended at 39 × 5 ms.
     assert!(corrected >= 39.0 * 15.0, "corrected p99 {corrected} ms");
     assert!(lag >= 38.0 * 15.0, "lag p99 {lag} ms");
-    assert!(
-        service >= 20.0 && service < corrected / 10.0,
-        "service {service}"
-    );
+    // Every request takes at least the server's 20 ms (no upper bound: that would be timing).
+    assert!(service >= 20.0, "service {service}");
 }
 
 #[test]
