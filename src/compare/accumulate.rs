@@ -84,6 +84,11 @@ pub struct Config {
     pub timeout_ns: Option<u64>,
     /// Results kept waiting for their partner from the other target set (candidate ↔ baseline).
     pub pair_window: usize,
+    /// True when baseline results are expected (`--baseline-target`, `--baseline`): candidate
+    /// results wait for their partner from the first one on. When false, pairing starts with the
+    /// first baseline result seen (candidates before it stay unpaired), so that runs without a
+    /// baseline pay nothing for it.
+    pub expect_baseline: bool,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             thresholds: Thresholds::default(),
             timeout_ns: None,
             pair_window: 65_536,
+            expect_baseline: false,
         }
     }
 }
@@ -145,11 +151,6 @@ fn body_of(response: &[u8]) -> &[u8] {
         .position(|w| w == b"\r\n\r\n")
         .and_then(|i| response.get(i + 4..))
         .unwrap_or(response)
-}
-
-/// The first `n` bytes (one more than shown, so that `printable` knows to mark the cut).
-fn prefix(bytes: &[u8], n: usize) -> &[u8] {
-    bytes.get(..n).unwrap_or(bytes)
 }
 
 /// The key examples are chosen by: a hash of the request's identity.
@@ -402,12 +403,21 @@ struct Pending {
     endpoint: usize,
     answer: Answer,
     error: Option<ErrorKind>,
-    /// The request's method and target (raw, the target cut), for examples.
-    method: Box<str>,
-    target: Box<[u8]>,
-    /// The first bytes of the candidate's body (for examples); empty for baseline results.
-    body: Box<[u8]>,
+    /// What an example needs, kept only for answers outside 2xx: a status mismatch needs one
+    /// of the two answers outside 2xx, so every mismatching pair has the request, while the
+    /// common case (2xx) allocates nothing. The rule depends on the result alone, so pairs made
+    /// while merging shards give the same examples as pairs made while adding.
+    detail: Option<Box<Detail>>,
     example_key: u64,
+}
+
+/// The request and answer of a waiting result, printable, for examples.
+#[derive(Debug, Clone)]
+struct Detail {
+    method: String,
+    target: String,
+    /// The first bytes of the body: the candidate's; empty for baseline results.
+    body: String,
 }
 
 /// Turns a stream of replayed results into per-endpoint figures; see the module documentation.
@@ -500,18 +510,23 @@ impl Accumulator {
                 ep.baseline_vs_production.add(prod, staging, key, example);
             }
         }
-        if self.config.pair_window > 0 {
+        let pairing = self.config.expect_baseline || self.counts.baseline > 0;
+        if pairing && self.config.pair_window > 0 {
             let pending = Pending {
                 role,
                 endpoint: idx,
                 answer: staging,
                 error: r.error,
-                method: r.method.as_str().into(),
-                target: prefix(r.path.as_bytes(), TARGET_PREFIX + 1).into(),
-                body: match role {
-                    Role::Candidate => prefix(body_of(&r.response), BODY_PREFIX + 1).into(),
-                    Role::Baseline => Box::default(),
-                },
+                detail: (status_class(r.status) != 1).then(|| {
+                    Box::new(Detail {
+                        method: printable(r.method.as_bytes(), 16),
+                        target: printable(r.path.as_bytes(), TARGET_PREFIX),
+                        body: match role {
+                            Role::Candidate => printable(body_of(&r.response), BODY_PREFIX),
+                            Role::Baseline => String::new(),
+                        },
+                    })
+                }),
                 example_key: key,
             };
             let pair_key = PairKey {
@@ -600,13 +615,18 @@ impl Accumulator {
         let Some((_, ep)) = self.endpoints.get_mut(candidate.endpoint) else {
             return;
         };
+        let request = candidate.detail.as_ref().or(baseline.detail.as_ref());
         let example = || Example {
-            method: printable(candidate.method.as_bytes(), 16),
-            target: printable(&candidate.target, TARGET_PREFIX),
+            method: request.map(|d| d.method.clone()).unwrap_or_default(),
+            target: request.map(|d| d.target.clone()).unwrap_or_default(),
             reference_status: baseline.answer.status,
             status: candidate.answer.status,
             error: candidate.error.map(ErrorKind::as_str),
-            body: printable(&candidate.body, BODY_PREFIX),
+            body: candidate
+                .detail
+                .as_ref()
+                .map(|d| d.body.clone())
+                .unwrap_or_default(),
             key: candidate.example_key,
         };
         ep.candidate_vs_baseline.add(
@@ -781,7 +801,10 @@ mod tests {
 
     #[test]
     fn candidate_and_baseline_pair_by_request() {
-        let mut acc = Accumulator::new(Config::default());
+        let mut acc = Accumulator::new(Config {
+            expect_baseline: true,
+            ..Config::default()
+        });
         let mut c = result("/p", (200, 1000), (Some(500), 4000));
         let mut b = result("/p", (200, 1000), (Some(200), 2000));
         b.role = 1;
@@ -811,6 +834,7 @@ mod tests {
     fn a_full_pairing_window_gives_up_the_oldest() {
         let mut acc = Accumulator::new(Config {
             pair_window: 2,
+            expect_baseline: true,
             ..Config::default()
         });
         for conn in 0..5 {
@@ -824,6 +848,28 @@ mod tests {
         b.conn = 4;
         acc.add(&b);
         assert_eq!(acc.endpoints[0].1.candidate_vs_baseline.matrix[1][1], 1);
+    }
+
+    #[test]
+    fn without_expecting_a_baseline_pairing_starts_at_the_first_one() {
+        let mut acc = Accumulator::new(Config::default());
+        let mut early = result("/p", (200, 1000), (Some(200), 1000));
+        early.conn = 1;
+        acc.add(&early);
+        assert!(acc.pending.is_empty());
+        for conn in [2, 1, 2] {
+            let mut r = result("/p", (200, 1000), (Some(200), 1000));
+            r.conn = conn;
+            r.role = u8::from(conn == 2 && acc.counts.baseline == 0);
+            acc.add(&r);
+        }
+        // conn 2 paired (baseline first, then candidate); conn 1 never got its baseline.
+        assert_eq!(acc.endpoints[0].1.candidate_vs_baseline.matrix[1][1], 1);
+        acc.close_pairing();
+        assert_eq!(
+            (acc.counts.unpaired_candidate, acc.counts.unpaired_baseline),
+            (1, 0)
+        );
     }
 
     #[test]

@@ -260,8 +260,8 @@ impl Comparison {
             out,
             "{}",
             cut(
-                "ratio: median of staging/reference per request; status: share whose status class \
-                 differs; ! a gate failed",
+                "ratio: median staging/reference per request · status: share in another status class · \
+                 !: gate failed",
                 WIDTH
             )
         )?;
