@@ -4,7 +4,8 @@
 //! counters, HDR histograms ([`Samples`]), at most [`MAX_EXAMPLES`] examples and
 //! [`MAX_CODE_PAIRS`] exact status pairs per endpoint and comparison, at most
 //! `Config::max_endpoints` endpoints (the rest fold into [`OTHER_ENDPOINT`]), and at most
-//! `Config::pair_window` results waiting for their partner from the other target set.
+//! `Config::pair_window` results waiting for their partner from the other target set. Schedule
+//! lag and the baseline's ratios to production are kept for the whole run only.
 //! Accumulators merge exactly ([`Accumulator::merge`]), so replay shards and several results
 //! files combine into the figures one accumulator fed everything would give — as long as no cap
 //! was reached (which caps were reached is counted and said in the report).
@@ -75,7 +76,11 @@ pub enum Role {
 pub struct Config {
     /// Turns requests into endpoint templates (with the user's `--endpoint-rule`s).
     pub templater: Templater,
-    /// Distinct endpoints kept; further templates fold into [`OTHER_ENDPOINT`].
+    /// Distinct endpoints kept; further templates fold into [`OTHER_ENDPOINT`]. Each endpoint
+    /// with more than [`super::hist::FEW`] requests holds 4 HDR histograms (7 with a baseline) of
+    /// 20–60 KB each, so the default of 500 bounds the accumulator near 110 MB (190 MB with a
+    /// baseline) in the worst case of 500 busy endpoints with multi-second tails; 50 busy
+    /// endpoints take 13 MB.
     pub max_endpoints: usize,
     /// Minimum sample size and the thresholds of the shift verdict.
     pub thresholds: Thresholds,
@@ -95,7 +100,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             templater: Templater::default(),
-            max_endpoints: 2000,
+            max_endpoints: 500,
             thresholds: Thresholds::default(),
             timeout_ns: None,
             pair_window: 65_536,
@@ -175,7 +180,8 @@ pub(crate) struct SideAcc {
     pub latency: Samples,
     /// Staging's service time (first byte written → first byte read), µs.
     pub service: Samples,
-    /// Staging's schedule lag (first byte written − intended time), µs.
+    /// Staging's schedule lag (first byte written − intended time), µs: kept for the whole run
+    /// only (the scheduler's lateness says nothing about an endpoint).
     pub lag: Samples,
     /// Timeouts left out of the latency because the timeout is not known.
     pub timeouts_unmeasured: u64,
@@ -190,7 +196,13 @@ impl SideAcc {
         }
     }
 
-    fn add_staging(&mut self, r: &ReplayResult, latency_us: Option<u64>, timeout_ns: Option<u64>) {
+    fn add_staging(
+        &mut self,
+        r: &ReplayResult,
+        latency_us: Option<u64>,
+        timeout_ns: Option<u64>,
+        lag: &mut Samples,
+    ) {
         self.requests += 1;
         self.classes[status_class(r.status)] += 1;
         if let Some(kind) = r.error {
@@ -208,8 +220,7 @@ impl SideAcc {
             } else if let (Some(ErrorKind::Timeout), Some(t)) = (r.error, timeout_ns) {
                 self.service.record(t / 1000);
             }
-            self.lag
-                .record(r.sent_ns.saturating_sub(r.intended_ns) / 1000);
+            lag.record(r.sent_ns.saturating_sub(r.intended_ns) / 1000);
         }
     }
 
@@ -264,11 +275,14 @@ struct Answer {
 }
 
 impl AgreementAcc {
+    /// Counts one request; its latency ratio goes to `ratios` when given (a run-wide one), else
+    /// to the agreement's own.
     fn add(
         &mut self,
         reference: Answer,
         side: Answer,
         key: u64,
+        ratios: Option<&mut Samples>,
         example: impl FnOnce() -> Example,
     ) {
         let (rc, sc) = (status_class(reference.status), status_class(side.status));
@@ -276,8 +290,8 @@ impl AgreementAcc {
         self.count_codes((reference.status.unwrap_or(0), side.status.unwrap_or(0)), 1);
         if let (Some(s), Some(r)) = (side.latency_us, reference.latency_us) {
             let r = u128::from(r.max(1));
-            let ratio = (u128::from(s) * 1000 + r / 2) / r;
-            self.ratios.record(u64::try_from(ratio).unwrap_or(u64::MAX));
+            let ratio = u64::try_from((u128::from(s) * 1000 + r / 2) / r).unwrap_or(u64::MAX);
+            ratios.unwrap_or(&mut self.ratios).record(ratio);
         }
         if rc != sc {
             offer_example(&mut self.examples, key, example);
@@ -428,8 +442,27 @@ pub struct Accumulator {
     pub(crate) endpoints: Vec<(String, EndpointAcc)>,
     other: Option<usize>,
     pub(crate) counts: Counts,
+    /// Kept for the whole run only: schedule lag of the candidate and of the baseline, and the
+    /// baseline's latency ratios to production.
+    pub(crate) run_wide: RunWide,
     pending: HashMap<PairKey, Pending>,
     order: VecDeque<PairKey>,
+}
+
+/// Figures kept for the whole run only, not per endpoint.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunWide {
+    pub candidate_lag: Samples,
+    pub baseline_lag: Samples,
+    pub baseline_ratios: Samples,
+}
+
+impl RunWide {
+    fn merge(&mut self, other: &RunWide) {
+        self.candidate_lag.merge(&other.candidate_lag);
+        self.baseline_lag.merge(&other.baseline_lag);
+        self.baseline_ratios.merge(&other.baseline_ratios);
+    }
 }
 
 impl Accumulator {
@@ -441,6 +474,7 @@ impl Accumulator {
             endpoints: Vec::new(),
             other: None,
             counts: Counts::default(),
+            run_wide: RunWide::default(),
             pending: HashMap::new(),
             order: VecDeque::new(),
         }
@@ -501,13 +535,18 @@ impl Accumulator {
             Role::Candidate => {
                 self.counts.candidate += 1;
                 ep.production.add_production(r);
-                ep.candidate.add_staging(r, latency_us, timeout);
-                ep.candidate_vs_production.add(prod, staging, key, example);
+                let lag = &mut self.run_wide.candidate_lag;
+                ep.candidate.add_staging(r, latency_us, timeout, lag);
+                ep.candidate_vs_production
+                    .add(prod, staging, key, None, example);
             }
             Role::Baseline => {
                 self.counts.baseline += 1;
-                ep.baseline.add_staging(r, latency_us, timeout);
-                ep.baseline_vs_production.add(prod, staging, key, example);
+                let lag = &mut self.run_wide.baseline_lag;
+                ep.baseline.add_staging(r, latency_us, timeout, lag);
+                let ratios = Some(&mut self.run_wide.baseline_ratios);
+                ep.baseline_vs_production
+                    .add(prod, staging, key, ratios, example);
             }
         }
         let pairing = self.config.expect_baseline || self.counts.baseline > 0;
@@ -633,6 +672,7 @@ impl Accumulator {
             baseline.answer,
             candidate.answer,
             candidate.example_key,
+            None,
             example,
         );
     }
@@ -642,6 +682,7 @@ impl Accumulator {
     /// as long as no cap was reached). Results waiting for a partner pair across the two.
     pub fn merge(&mut self, other: Accumulator) {
         self.counts.merge(&other.counts);
+        self.run_wide.merge(&other.run_wide);
         let mut moved = Vec::with_capacity(other.endpoints.len());
         for (name, acc) in other.endpoints {
             let results = acc.candidate.requests + acc.baseline.requests;
@@ -734,7 +775,8 @@ mod tests {
         // Above 2048 µs buckets are 2 µs wide: 3000 reads as 3001, 2999 as 2999.
         assert_eq!(ep.candidate.latency.histogram().max(), 3001);
         assert_eq!(ep.candidate.service.histogram().max(), 2999);
-        assert_eq!(ep.candidate.lag.histogram().max(), 0);
+        assert_eq!(ep.candidate.lag.len(), 0);
+        assert_eq!(acc.run_wide.candidate_lag.histogram().max(), 0);
         assert_eq!(ep.candidate_vs_production.matrix[1][4], 1);
         assert_eq!(
             ep.candidate_vs_production.codes,

@@ -1,9 +1,11 @@
 //! Latency samples kept as HDR histograms (µs, 3 significant figures), merged exactly.
 //!
-//! A [`Samples`] holds its first few values in a plain list and becomes an HDR histogram after
-//! [`FEW`] of them, so that the long tail of rarely hit endpoints costs bytes, not the ~16–90 KB
-//! an HDR histogram takes. Every figure is read through [`Samples::histogram`], so a set of
-//! values gives the same figures however it was split and merged.
+//! A [`Samples`] holds its first values in a plain list and becomes an HDR histogram after
+//! [`FEW`] of them, so that the long tail of rarely hit endpoints costs bytes, not the 8–60 KB
+//! an HDR histogram takes. Its histogram counts in `u32` (half the memory of `u64`; a bucket
+//! saturates at 4,294,967,295 values, more requests than a run sends). Every figure is read
+//! through [`Samples::histogram`], so a set of values gives the same figures however it was split
+//! and merged.
 
 use hdrhistogram::Histogram;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -16,10 +18,10 @@ pub const SIGFIG: u8 = 3;
 pub const MAX_VALUE: u64 = 1 << 40;
 
 /// How many values a [`Samples`] keeps as a list before it becomes a histogram.
-pub const FEW: usize = 64;
+pub const FEW: usize = 256;
 
 /// A new, empty, auto-resizing histogram with µs resolution and [`SIGFIG`] significant figures.
-pub fn new_histogram() -> Histogram<u64> {
+pub fn new_histogram<T: hdrhistogram::Counter>() -> Histogram<T> {
     Histogram::new(SIGFIG).expect("3 significant figures is a valid histogram precision")
 }
 
@@ -27,7 +29,7 @@ pub fn new_histogram() -> Histogram<u64> {
 #[derive(Debug, Clone, Default)]
 pub struct Samples {
     few: Vec<u64>,
-    hist: Option<Box<Histogram<u64>>>,
+    hist: Option<Box<Histogram<u32>>>,
 }
 
 impl Samples {
@@ -44,7 +46,7 @@ impl Samples {
         }
     }
 
-    fn promote(&mut self) -> &mut Histogram<u64> {
+    fn promote(&mut self) -> &mut Histogram<u32> {
         let few = std::mem::take(&mut self.few);
         let hist = self.hist.get_or_insert_with(|| Box::new(new_histogram()));
         for value in few {
@@ -84,10 +86,13 @@ impl Samples {
 
     /// The values as an HDR histogram (what every figure is computed from).
     pub fn histogram(&self) -> Histogram<u64> {
-        let mut hist = match &self.hist {
-            Some(hist) => hist.as_ref().clone(),
-            None => new_histogram(),
-        };
+        let mut hist = new_histogram::<u64>();
+        if let Some(counts) = &self.hist {
+            for v in counts.iter_recorded() {
+                // Same layout: the bucket's highest value lands in the same bucket.
+                let _ = hist.record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+            }
+        }
         for &value in &self.few {
             record_into(&mut hist, value);
         }
@@ -95,7 +100,7 @@ impl Samples {
     }
 }
 
-fn record_into(hist: &mut Histogram<u64>, value: u64) {
+fn record_into<T: hdrhistogram::Counter>(hist: &mut Histogram<T>, value: u64) {
     // Never fails: the histogram auto-resizes and `value` is at most MAX_VALUE, far below the
     // i64::MAX / 2 limit of resizing.
     let _ = hist.record(value);
@@ -273,6 +278,6 @@ mod tests {
             serde_json::to_value(l).unwrap(),
             serde_json::json!({"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999, "max": 1.0})
         );
-        assert_eq!(Latency::of(&new_histogram()), None);
+        assert_eq!(Latency::of(&new_histogram::<u64>()), None);
     }
 }

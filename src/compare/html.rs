@@ -21,7 +21,7 @@ use super::stats::Verdict;
 use super::text::{count, duration_ms, percent, ratio};
 
 /// Endpoints that get their own plots and examples (after the overall ones).
-const WORST: usize = 5;
+const WORST: usize = super::report::PLOTTED;
 
 /// Endpoints listed in the table.
 const TABLE_ROWS: usize = 40;
@@ -707,11 +707,14 @@ fn latency_section(c: &Comparison, out: &mut String) {
          requests</span></div><div class=\"grid\">",
     );
     for ep in std::iter::once(&c.overall).chain(worst(c)) {
-        let mut lines = vec![("production", PRODUCTION_COLOR, &ep.hists.production)];
-        if let Some(b) = &ep.hists.baseline {
+        let Some(hists) = &ep.hists else {
+            continue;
+        };
+        let mut lines = vec![("production", PRODUCTION_COLOR, &hists.production)];
+        if let Some(b) = &hists.baseline {
             lines.push(("baseline", BASELINE_COLOR, b));
         }
-        lines.push(("staging", STAGING_COLOR, &ep.hists.staging));
+        lines.push(("staging", STAGING_COLOR, &hists.staging));
         let _ = write!(
             out,
             "<div class=\"card\"><h3 title=\"{t}\">{t} · {}</h3>{}</div>",
@@ -743,7 +746,10 @@ fn ratio_section(c: &Comparison, out: &mut String) {
         "<section id=\"ratio\"><h2>Per-request latency ratio, staging / {r}</h2>\
          <p class=\"muted\">{}</p><div class=\"card\">{}</div></section>",
         escape(&summary),
-        ratio_svg(&c.overall.hists.ratio, r)
+        c.overall
+            .hists
+            .as_ref()
+            .map_or_else(String::new, |h| ratio_svg(&h.ratio, r))
     );
 }
 

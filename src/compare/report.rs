@@ -19,6 +19,9 @@ use crate::exchange::ErrorKind;
 /// The name the overall figures go by.
 pub const OVERALL: &str = "overall";
 
+/// Endpoints (worst first) whose histograms are kept for plots, besides the overall ones.
+pub const PLOTTED: usize = 5;
+
 /// What staging is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -285,9 +288,10 @@ pub struct EndpointFigures {
     pub baseline_vs_production: Option<Agreement>,
     /// Gates scoped to this endpoint that failed.
     pub gate_failures: u64,
-    /// The histograms, for plots.
+    /// The histograms, for plots: kept for the overall figures and the [`PLOTTED`] worst
+    /// endpoints only.
     #[serde(skip)]
-    pub hists: Hists,
+    pub hists: Option<Hists>,
 }
 
 impl EndpointFigures {
@@ -299,14 +303,6 @@ impl EndpointFigures {
     /// The reference side's figures.
     pub fn reference_side(&self) -> &SideFigures {
         self.baseline.as_ref().unwrap_or(&self.production)
-    }
-
-    /// The reference side's latency histogram.
-    pub fn reference_hist(&self) -> &Histogram<u64> {
-        self.hists
-            .baseline
-            .as_ref()
-            .unwrap_or(&self.hists.production)
     }
 
     /// How bad it looks, 0 to 1, after gate failures: the largest of the slowdown's effect
@@ -327,6 +323,7 @@ fn endpoint_figures(
     acc: &EndpointAcc,
     reference: Reference,
     thresholds: &Thresholds,
+    keep_hists: bool,
 ) -> EndpointFigures {
     let (production, production_hist) = side_figures(&acc.production, true);
     let (staging, staging_hist) = side_figures(&acc.candidate, false);
@@ -358,12 +355,12 @@ fn endpoint_figures(
         vs_baseline,
         baseline_vs_production,
         gate_failures: 0,
-        hists: Hists {
+        hists: keep_hists.then_some(Hists {
             production: production_hist,
             staging: staging_hist,
             baseline: baseline_hist,
             ratio,
-        },
+        }),
     }
 }
 
@@ -445,12 +442,15 @@ impl Accumulator {
         for (_, ep) in &self.endpoints {
             all.merge(ep);
         }
-        let mut overall = endpoint_figures(OVERALL, &all, reference, &thresholds);
+        all.candidate.lag = std::mem::take(&mut self.run_wide.candidate_lag);
+        all.baseline.lag = std::mem::take(&mut self.run_wide.baseline_lag);
+        all.baseline_vs_production.ratios = std::mem::take(&mut self.run_wide.baseline_ratios);
+        let mut overall = endpoint_figures(OVERALL, &all, reference, &thresholds, true);
         drop(all);
         let mut endpoints: Vec<EndpointFigures> = self
             .endpoints
             .iter()
-            .map(|(name, acc)| endpoint_figures(name, acc, reference, &thresholds))
+            .map(|(name, acc)| endpoint_figures(name, acc, reference, &thresholds, false))
             .collect();
 
         let mut results = Vec::with_capacity(gates.len());
@@ -484,6 +484,15 @@ impl Accumulator {
                 .then(b.staging.requests.cmp(&a.staging.requests))
                 .then(a.endpoint.cmp(&b.endpoint))
         });
+        for figures in endpoints.iter_mut().take(PLOTTED) {
+            let acc = self
+                .endpoints
+                .iter()
+                .find(|(name, _)| *name == figures.endpoint);
+            if let Some((name, acc)) = acc {
+                figures.hists = endpoint_figures(name, acc, reference, &thresholds, true).hists;
+            }
+        }
 
         let notes = self.notes(&overall, reference);
         Comparison {

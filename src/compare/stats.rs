@@ -314,7 +314,7 @@ mod tests {
     use crate::compare::hist::new_histogram;
 
     fn hist(values: &[u64]) -> Histogram<u64> {
-        let mut h = new_histogram();
+        let mut h = new_histogram::<u64>();
         for &v in values {
             h.record(v).unwrap();
         }
@@ -441,8 +441,8 @@ mod tests {
         assert_eq!(hodges_lehmann(&x, &y), Some(-0.5));
         // An odd number of pairs: x = [10], y = [1, 2, 7] → differences 3 8 9 → 8.
         assert_eq!(hodges_lehmann(&hist(&[10]), &hist(&[1, 2, 7])), Some(8.0));
-        assert_eq!(mann_whitney(&new_histogram(), &y), None);
-        assert_eq!(hodges_lehmann(&x, &new_histogram()), None);
+        assert_eq!(mann_whitney(&new_histogram::<u64>(), &y), None);
+        assert_eq!(hodges_lehmann(&x, &new_histogram::<u64>()), None);
     }
 
     #[test]
