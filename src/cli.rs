@@ -25,6 +25,16 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Extract HTTP exchanges from pcap/pcapng files into a .reel log.
+    Record(cmd::record::Args),
+    /// Summarise .reel logs: time span, requests, responses, connections, endpoints, status mix.
+    Inspect(cmd::inspect::Args),
+    /// Print the records of .reel logs as JSON lines, raw HTTP, or GoReplay's format.
+    Cat(cmd::cat::Args),
+    /// Convert a GoReplay .gor file (plain or gzip) into a .reel log.
+    Import(cmd::import::Args),
+    /// Merge several .reel logs into one, ordered by time, connection ids kept unique.
+    Merge(cmd::merge::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
     /// Print the man page (roff) to stdout.
@@ -126,8 +136,14 @@ mod tests {
 
     #[test]
     fn durations_parse_like_humantime() {
-        assert_eq!(parse_duration("250ms"), Ok(std::time::Duration::from_millis(250)));
-        assert_eq!(parse_duration("1h 30m"), Ok(std::time::Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_duration("1h 30m"),
+            Ok(std::time::Duration::from_secs(5400))
+        );
         assert!(parse_duration("soon").is_err());
     }
 }

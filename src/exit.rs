@@ -109,13 +109,30 @@ pub fn classify(err: &anyhow::Error) -> Status {
     Status::Runtime
 }
 
+/// The error and its causes on one line, `outer: inner: root`, leaving out a cause whose text
+/// the message before it already includes (stage errors often quote their I/O cause).
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// Turns a command's outcome into the process exit code, printing the error line if there is one.
 pub fn report(result: anyhow::Result<Status>, verbose: bool) -> ExitCode {
     match result {
         Ok(status) => ExitCode::from(status.code()),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             if verbose {
                 for (depth, cause) in err.chain().enumerate().skip(1) {
                     eprintln!("  cause {depth}: {cause}");
@@ -144,6 +161,23 @@ mod tests {
     fn plain_io_errors_are_runtime_failures() {
         let err = anyhow::Error::from(std::io::Error::other("disk on fire")).context("out.reel");
         assert_eq!(classify(&err), Status::Runtime);
+    }
+
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("prod.reel: cannot open: {source}")]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        let err = anyhow::Error::from(Quoting {
+            source: std::io::Error::other("no such file"),
+        })
+        .context("--read");
+        assert_eq!(
+            one_line(&err),
+            "--read: prod.reel: cannot open: no such file"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cmd;
 pub mod compare;
 pub mod exchange;
 pub mod exit;
+pub mod extract;
 pub mod http;
 pub mod log;
 pub mod tcp;

@@ -45,6 +45,32 @@ pub mod linktype {
     /// Linux cooked capture v2.
     pub const LINUX_SLL2: i32 = 276;
 
+    /// The link type's name as libpcap and tcpdump print it (`EN10MB`, `LINUX_SLL`, …), or its
+    /// number for types without a constant here.
+    pub fn name(linktype: i32) -> String {
+        let known = match linktype {
+            NULL => "NULL",
+            EN10MB => "EN10MB",
+            PPP => "PPP",
+            RAW_12 | RAW_14 | RAW => "RAW",
+            PPP_HDLC => "PPP_HDLC",
+            PPP_ETHER => "PPP_ETHER",
+            IEEE802_11 => "IEEE802_11",
+            LOOP => "LOOP",
+            LINUX_SLL => "LINUX_SLL",
+            IEEE802_11_PRISM => "IEEE802_11_PRISM",
+            IEEE802_11_RADIOTAP => "IEEE802_11_RADIOTAP",
+            IEEE802_11_AVS => "IEEE802_11_AVS",
+            PPI => "PPI",
+            IPV4 => "IPV4",
+            IPV6 => "IPV6",
+            NFLOG => "NFLOG",
+            LINUX_SLL2 => "LINUX_SLL2",
+            other => return other.to_string(),
+        };
+        known.to_string()
+    }
+
     /// True for the link types the decoder turns into IP packets.
     pub fn is_decoded(linktype: i32) -> bool {
         matches!(

@@ -1,7 +1,12 @@
 //! One file per subcommand: each holds its clap `Args` and a `run` that returns the exit status.
 
+pub mod cat;
 pub mod completions;
+pub mod import;
+pub mod inspect;
 pub mod man;
+pub mod merge;
+pub mod record;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Classify, Status};
@@ -10,6 +15,11 @@ use crate::exit::{Classify, Status};
 pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
     crate::cmd::init_tracing(cli.verbose);
     match cli.command {
+        Command::Record(args) => record::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Cat(args) => cat::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }
@@ -17,6 +27,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
 
 /// The exit status of a stage error found in an error chain, if it is one.
 pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option<Status> {
+    if let Some(e) = cause.downcast_ref::<crate::log::LogError>() {
+        return Some(e.status());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::http::framing::FrameError>() {
+        return Some(e.status());
+    }
     if let Some(e) = cause.downcast_ref::<crate::capture::CaptureError>() {
         return Some(e.status());
     }
@@ -34,4 +50,32 @@ pub fn init_tracing(verbose: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+/// Opens logs for reading as one stream merged by time (one input is passed through as is).
+pub fn open_merged(paths: &[std::path::PathBuf]) -> anyhow::Result<crate::log::merge::Merger> {
+    let readers = paths
+        .iter()
+        .map(crate::log::open)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::log::merge::Merger::new(readers)?)
+}
+
+/// Creates an output log under the file rules (`.part`, mode 0600, refusal of an existing name
+/// unless `append`), removing an existing file first when `force`.
+pub fn create_output(
+    path: &std::path::Path,
+    force: bool,
+    append: bool,
+    config: crate::log::WriterConfig,
+) -> anyhow::Result<crate::log::Writer> {
+    use anyhow::Context;
+    if force && path.exists() {
+        std::fs::remove_file(path)
+            .with_context(|| format!("{}: cannot replace", path.display()))?;
+    }
+    Ok(crate::log::create(
+        path,
+        crate::log::CreateOptions { append, config },
+    )?)
 }

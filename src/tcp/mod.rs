@@ -5,8 +5,40 @@
 //! to the next stage through [`StreamHandler`]. The next stage keeps its own per-connection state
 //! (`StreamHandler::Conn`) inside the same flow table entry, so one lookup serves both stages and
 //! one memory budget bounds both. Losses are reported as gaps, never silently skipped.
+//!
+//! What the next stage can rely on (the contract [`Reassembler`] keeps):
+//! - Per connection: `open`, then `data`/`gap`/`fin` calls, then exactly one `close`. Per
+//!   direction, data and gaps tile the stream from its start without overlap: the bytes of a
+//!   `data` call follow the previous call's bytes (or the gap's length) exactly. `fin` comes once,
+//!   after everything before the FIN. The connection closes with `Fin` once both FINs came.
+//! - In-order bytes are passed straight from the segment (no copy); bytes that arrived beyond a
+//!   hole were copied and come with the capture time of the segment that first carried them. The
+//!   first copy of a byte wins; retransmissions, keep-alive and zero-window probes bring nothing.
+//! - A hole becomes a gap ([`GapCause::Loss`]) when the peer newly acknowledges data beyond its
+//!   start (the receiver got bytes the capture did not), on RST, idle timeout, end of input, and
+//!   when a FIN is acknowledged with data missing before it. [`GapCause::Overflow`]: more than
+//!   `max_holes` holes, or the connection over `max_flow_bytes`. [`GapCause::Snaplen`]: bytes
+//!   the snaplen cut off, in place.
+//! - Connections seen without a SYN start at the first data seen on each direction (the next
+//!   stage resynchronises); a SYN-ACK alone still tells which side initiated. A SYN that does not
+//!   continue the connection on the same addresses (other ISN, or after a FIN) closes it (`Fin`
+//!   if a FIN was seen, else `Rst`) and opens a new one.
+//! - After [`Interest::Skip`], the connection gets no more `data`, `gap` or `fin` calls, only its
+//!   `close`. A connection given up for memory gets `close(.., Memory)` at once; its later segments
+//!   are absorbed without calls until its end.
 
 use std::net::SocketAddr;
+
+mod reassembler;
+pub mod recorder;
+mod seq;
+mod stats;
+mod stream;
+mod table;
+
+pub use reassembler::Reassembler;
+pub use seq::SeqNumber;
+pub use stats::TcpStats;
 
 /// Who a connection is between, as far as TCP knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,3 +169,6 @@ impl Default for TcpConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,10 @@
 //! Real parts for integration tests: network namespaces joined by veth pairs, nginx from Debian with
 //! a ground-truth access log, tcpdump, and the paths of the shared public captures. Every resource is
 //! uniquely named and removed by a drop guard; every process is stopped by its own PID.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod exchanges;
+pub mod pcapfile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,7 +26,9 @@ pub fn shared_captures() -> Option<PathBuf> {
             std::env::var_os("CI").is_none(),
             "../shared/captures not found, and CI is set: the shared corpus is required in CI"
         );
-        eprintln!("skipped: ../shared/captures not found (it exists only on the project's machines)");
+        eprintln!(
+            "skipped: ../shared/captures not found (it exists only on the project's machines)"
+        );
         None
     }
 }
@@ -43,7 +48,10 @@ pub fn can_use_netns(test: &str) -> bool {
     } else {
         "needs root for network namespaces and capture"
     };
-    assert!(std::env::var_os("CI").is_none(), "{test}: {why}, and CI is set");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {why}, and CI is set"
+    );
     eprintln!("skipped: {test}: {why}");
     false
 }
@@ -111,19 +119,41 @@ impl NetPair {
         };
         sh(&["ip", "netns", "add", &pair.client]);
         sh(&[
-            "ip", "link", "add", &pair.server_if, "netns", &pair.server, "type", "veth", "peer",
-            "name", &client_if, "netns", &pair.client,
+            "ip",
+            "link",
+            "add",
+            &pair.server_if,
+            "netns",
+            &pair.server,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &client_if,
+            "netns",
+            &pair.client,
         ]);
         for (ns, dev, ip) in [
             (&pair.server, &pair.server_if, SERVER_IP),
             (&pair.client, &client_if, CLIENT_IP),
         ] {
-            sh(&["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev]);
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                dev,
+            ]);
             sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
             // MTU-sized frames, as a real NIC without offloads delivers them to the capture.
             let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off"])
+                .args([
+                    "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -327,7 +357,15 @@ impl Tcpdump {
         let child = netns_command(
             ns,
             &[
-                "tcpdump", "-i", iface, "-s", "0", "-U", "-w", path.to_str().unwrap(), filter,
+                "tcpdump",
+                "-i",
+                iface,
+                "-s",
+                "0",
+                "-U",
+                "-w",
+                path.to_str().unwrap(),
+                filter,
             ],
         )
         .stdout(Stdio::null())
@@ -340,7 +378,10 @@ impl Tcpdump {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if line.contains("listening on") {
                     let _ = tx.send(());
                 }

@@ -2,9 +2,12 @@
 # Makes reel's own test captures from real programs: nginx (Debian) and a small raw-socket Python
 # server in one network namespace, real clients (Python http.client, raw sockets, curl) in another,
 # tcpdump on the server's veth. The server's access log is kept next to each capture as ground truth.
-# Run as root from the repository root: tests/data/make/make-captures.sh
+# Run as root from the repository root: tests/data/make/make-captures.sh [NAME...]
+# (NAME: shop pipelined odd expect snaplen; all when none is given)
 # Outputs: captures-sample/shop.pcap (+ .access.log) and tests/data/*.pcap (+ .access.log).
 set -euo pipefail
+only=" ${*:-shop pipelined odd expect snaplen} "
+want() { [[ "$only" == *" $1 "* ]]; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 work=$(mktemp -d /tmp/reel-make.XXXXXX)
@@ -59,19 +62,19 @@ take_log() { # src dest
 }
 
 # 1. the demo sample: a realistic API mix
-capture shop 0 -- ip netns exec "$cli" python3 "$here/shop_client.py" 10.77.0.1 8080 640
-cp "$work/shop.pcap" "$repo/captures-sample/shop.pcap"; take_log "$work/nginx/access.log" "$repo/captures-sample/shop.access.log"
+want shop && capture shop 0 -- ip netns exec "$cli" python3 "$here/shop_client.py" 10.77.0.1 8080 640
+want shop && cp "$work/shop.pcap" "$repo/captures-sample/shop.pcap" && take_log "$work/nginx/access.log" "$repo/captures-sample/shop.access.log"
 
 # 2. pipelined requests to nginx, all in one write
-capture pipelined 0 -- ip netns exec "$cli" python3 "$here/raw_client.py" 10.77.0.1 8080 "$here/pipeline-requests.txt" --pipeline
-cp "$work/pipelined.pcap" "$repo/tests/data/pipelined.pcap"; take_log "$work/nginx/access.log" "$repo/tests/data/pipelined.access.log"
+want pipelined && capture pipelined 0 -- ip netns exec "$cli" python3 "$here/raw_client.py" 10.77.0.1 8080 "$here/pipeline-requests.txt" --pipeline
+want pipelined && cp "$work/pipelined.pcap" "$repo/tests/data/pipelined.pcap" && take_log "$work/nginx/access.log" "$repo/tests/data/pipelined.access.log"
 
 # 3. legal but unusual responses, one connection each way the server allows
 odd() {
   ip netns exec "$cli" python3 "$here/raw_client.py" 10.77.0.1 8081 "$here/odd-requests.txt"
 }
-capture odd 0 -- odd
-cp "$work/odd.pcap" "$repo/tests/data/odd.pcap"; take_log "$work/odd.access.log" "$repo/tests/data/odd.access.log"
+want odd && capture odd 0 -- odd
+want odd && cp "$work/odd.pcap" "$repo/tests/data/odd.pcap" && take_log "$work/odd.access.log" "$repo/tests/data/odd.access.log"
 
 # 4. Expect: 100-continue with curl: accepted (100 then 201), and refused before the body (413, no 100)
 expect() {
@@ -81,11 +84,12 @@ expect() {
   ip netns exec "$cli" curl -s -o /dev/null -H 'Expect: 100-continue' --data-binary @"$work/body100k" http://10.77.0.1:8080/upload
   ip netns exec "$cli" curl -s -o /dev/null -H 'Transfer-Encoding: chunked' --data-binary @"$work/body3k" http://10.77.0.1:8080/upload
 }
-capture expect 0 -- expect
-cp "$work/expect.pcap" "$repo/tests/data/expect.pcap"; take_log "$work/nginx/access.log" "$repo/tests/data/expect.access.log"
+want expect && capture expect 0 -- expect
+want expect && cp "$work/expect.pcap" "$repo/tests/data/expect.pcap" && take_log "$work/nginx/access.log" "$repo/tests/data/expect.access.log"
 
-# 5. a body larger than snaplen-limited frames can hold
-capture snaplen 200 -- ip netns exec "$cli" curl -s -o /dev/null http://10.77.0.1:8080/static/big.bin http://10.77.0.1:8080/health
-cp "$work/snaplen.pcap" "$repo/tests/data/snaplen.pcap"; take_log "$work/nginx/access.log" "$repo/tests/data/snaplen.access.log"
+# 5. a body larger than snaplen-limited frames can hold (the heads fit in 400 bytes, bodies do not)
+want snaplen && capture snaplen 400 -- ip netns exec "$cli" curl -s -o /dev/null http://10.77.0.1:8080/static/big.bin http://10.77.0.1:8080/health
+want snaplen && cp "$work/snaplen.pcap" "$repo/tests/data/snaplen.pcap" && take_log "$work/nginx/access.log" "$repo/tests/data/snaplen.access.log"
 
 ls -l "$repo/captures-sample" "$repo/tests/data"
+true
