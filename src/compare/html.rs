@@ -239,15 +239,17 @@ fn cdf_svg(lines: &[(&str, RGBColor, &Histogram<u64>)]) -> String {
     })
 }
 
-/// Bins of the ratio distribution: 41 log-spaced bins from 1/10 to 10 (outside values go to the
-/// end bins); returns (low, high, share %).
+/// Bins of the ratio distribution: 41 log-spaced bins centred on 10^(k/20) from 1/10 to 10, so
+/// that one bin is centred on 1 (as fast as the reference); values beyond go to the end bins.
+/// Returns (low, high, share %).
 fn ratio_bins(hist: &Histogram<u64>) -> Vec<(f64, f64, f64)> {
-    const BINS: i32 = 40;
-    let edge = |i: i32| 10f64.powf(-1.0 + 2.0 * f64::from(i) / f64::from(BINS));
+    const BINS: i32 = 41;
+    let half = 10f64.powf(1.0 / 40.0);
+    let centre = |i: i32| 10f64.powf(-1.0 + f64::from(i) / 20.0);
     let mut counts = vec![0u64; BINS as usize];
     for v in hist.iter_recorded() {
         let r = (hist.median_equivalent(v.value_iterated_to()) as f64 / 1000.0).max(1e-9);
-        let i = ((r.log10() + 1.0) / 2.0 * f64::from(BINS)).floor();
+        let i = ((r.log10() + 1.0) * 20.0).round();
         let i = i.clamp(0.0, f64::from(BINS - 1)) as usize;
         if let Some(c) = counts.get_mut(i) {
             *c += v.count_at_value();
@@ -256,7 +258,7 @@ fn ratio_bins(hist: &Histogram<u64>) -> Vec<(f64, f64, f64)> {
     let total = hist.len().max(1) as f64;
     (0..BINS)
         .zip(counts)
-        .map(|(i, c)| (edge(i), edge(i + 1), c as f64 * 100.0 / total))
+        .map(|(i, c)| (centre(i) / half, centre(i) * half, c as f64 * 100.0 / total))
         .collect()
 }
 
@@ -275,7 +277,7 @@ fn ratio_svg(hist: &Histogram<u64>, reference: &str) -> String {
             .x_label_area_size(36)
             .y_label_area_size(48)
             .build_cartesian_2d(
-                (0.1f64..10.0)
+                (0.085f64..11.8)
                     .log_scale()
                     .with_key_points(vec![0.1, 0.2, 0.5, 0.8, 1.0, 1.25, 2.0, 5.0, 10.0]),
                 0.0..top,
@@ -293,9 +295,10 @@ fn ratio_svg(hist: &Histogram<u64>, reference: &str) -> String {
             .light_line_style(RGBColor(240, 240, 240))
             .draw()?;
         chart.draw_series(bins.iter().map(|&(lo, hi, share)| {
-            let color = if hi <= 1.0 + 1e-9 {
+            // Green: faster on staging; orange: slower; grey: the bin around 1 (as fast).
+            let color = if hi < 1.0 {
                 RGBColor(45, 164, 78)
-            } else if lo >= 1.0 - 1e-9 {
+            } else if lo > 1.0 {
                 STAGING_COLOR
             } else {
                 PRODUCTION_COLOR
@@ -1007,4 +1010,45 @@ pub fn render(c: &Comparison, params: &BTreeMap<String, String>) -> String {
         env!("CARGO_PKG_VERSION")
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::hist::new_histogram;
+
+    #[test]
+    fn ratios_of_one_fall_in_the_centre_bin() {
+        let mut h = new_histogram::<u64>();
+        // Ratios in thousandths: 1.0 three times, 0.5 once, 50 (beyond the axis) once.
+        for v in [1000, 1000, 1000, 500, 50_000] {
+            h.record(v).unwrap();
+        }
+        let bins = ratio_bins(&h);
+        assert_eq!(bins.len(), 41);
+        let shares: Vec<(usize, f64)> = bins
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.2 > 0.0)
+            .map(|(i, b)| (i, b.2))
+            .collect();
+        assert_eq!(shares, [(14, 20.0), (20, 60.0), (40, 20.0)]);
+        let (lo, hi, _) = bins[20];
+        assert!(lo < 1.0 && hi > 1.0);
+    }
+
+    #[test]
+    fn ticks_and_escapes() {
+        assert_eq!(one_two_five(0.3, 30.0), [0.5, 1.0, 2.0, 5.0, 10.0, 20.0]);
+        assert_eq!(one_two_five(0.05, 5000.0), [0.1, 1.0, 10.0, 100.0, 1000.0]);
+        assert_eq!(tick_ms(5.0), "5ms");
+        assert_eq!(tick_ms(2.5), "2.5ms");
+        assert_eq!(tick_ms(0.5), "500µs");
+        assert_eq!(tick_ms(1000.0), "1s");
+        assert_eq!(tick_ms(10.0), "10ms");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
 }
