@@ -277,10 +277,14 @@ struct Answer {
 impl AgreementAcc {
     /// Counts one request; its latency ratio goes to `ratios` when given (a run-wide one), else
     /// to the agreement's own.
+    ///
+    /// Against production (`production`), a request with no recorded production response has no
+    /// status to agree with: it is counted in the matrix but never an example of a mismatch.
     fn add(
         &mut self,
         reference: Answer,
         side: Answer,
+        production: bool,
         key: u64,
         ratios: Option<&mut Samples>,
         example: impl FnOnce() -> Example,
@@ -293,7 +297,7 @@ impl AgreementAcc {
             let ratio = u64::try_from((u128::from(s) * 1000 + r / 2) / r).unwrap_or(u64::MAX);
             ratios.unwrap_or(&mut self.ratios).record(ratio);
         }
-        if rc != sc {
+        if rc != sc && !(production && rc == NONE) {
             offer_example(&mut self.examples, key, example);
         }
     }
@@ -538,7 +542,7 @@ impl Accumulator {
                 let lag = &mut self.run_wide.candidate_lag;
                 ep.candidate.add_staging(r, latency_us, timeout, lag);
                 ep.candidate_vs_production
-                    .add(prod, staging, key, None, example);
+                    .add(prod, staging, true, key, None, example);
             }
             Role::Baseline => {
                 self.counts.baseline += 1;
@@ -546,7 +550,7 @@ impl Accumulator {
                 ep.baseline.add_staging(r, latency_us, timeout, lag);
                 let ratios = Some(&mut self.run_wide.baseline_ratios);
                 ep.baseline_vs_production
-                    .add(prod, staging, key, ratios, example);
+                    .add(prod, staging, true, key, ratios, example);
             }
         }
         let pairing = self.config.expect_baseline || self.counts.baseline > 0;
@@ -671,6 +675,7 @@ impl Accumulator {
         ep.candidate_vs_baseline.add(
             baseline.answer,
             candidate.answer,
+            false,
             candidate.example_key,
             None,
             example,

@@ -200,7 +200,7 @@ impl RatioFigures {
 /// Request-by-request agreement of staging with a reference.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Agreement {
-    /// Requests compared.
+    /// Requests compared (against production: those with a recorded production status).
     pub pairs: u64,
     /// Requests whose status class differs.
     pub mismatched: u64,
@@ -218,9 +218,13 @@ pub struct Agreement {
     pub examples: Vec<Example>,
 }
 
-fn agreement(acc: &AgreementAcc) -> (Agreement, Histogram<u64>) {
-    let pairs: u64 = acc.matrix.iter().flatten().sum();
-    let same: u64 = (0..6).map(|i| acc.matrix[i][i]).sum();
+/// The agreement's figures. Against production, exchanges whose response the capture did not
+/// record (reference class `none`) stay in the matrix but out of `pairs` and `mismatched`: there
+/// is no production status to agree with. A baseline with no response did fail, and counts.
+fn agreement(acc: &AgreementAcc, against_production: bool) -> (Agreement, Histogram<u64>) {
+    let rows = if against_production { NONE } else { 6 };
+    let pairs: u64 = acc.matrix.iter().take(rows).flatten().sum();
+    let same: u64 = (0..rows).map(|i| acc.matrix[i][i]).sum();
     let mut codes: Vec<CodeCount> = acc
         .codes
         .iter()
@@ -327,12 +331,12 @@ fn endpoint_figures(
 ) -> EndpointFigures {
     let (production, production_hist) = side_figures(&acc.production, true);
     let (staging, staging_hist) = side_figures(&acc.candidate, false);
-    let (vs_production, ratio_production) = agreement(&acc.candidate_vs_production);
+    let (vs_production, ratio_production) = agreement(&acc.candidate_vs_production, true);
     let with_baseline = reference == Reference::Baseline;
     let (baseline, baseline_hist, vs_baseline, baseline_vs_production, ratio) = if with_baseline {
         let (b, bh) = side_figures(&acc.baseline, false);
-        let (vb, ratio) = agreement(&acc.candidate_vs_baseline);
-        let (bvp, _) = agreement(&acc.baseline_vs_production);
+        let (vb, ratio) = agreement(&acc.candidate_vs_baseline, false);
+        let (bvp, _) = agreement(&acc.baseline_vs_production, true);
         (Some(b), Some(bh), Some(vb), Some(bvp), ratio)
     } else {
         (None, None, None, None, ratio_production)
