@@ -190,7 +190,7 @@ impl Comparison {
             "{}",
             cut(
                 &format!(
-                    "reel compare: {} requests, {} endpoint{}, staging against {reference}",
+                    "comparison: {} requests, {} endpoint{}, staging against {reference}",
                     self.overall.staging.requests,
                     endpoints,
                     if endpoints == 1 { "" } else { "s" },
