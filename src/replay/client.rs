@@ -96,6 +96,8 @@ pub struct Live {
     pub errors: AtomicU64,
     /// Connections opened.
     pub connects: AtomicU64,
+    /// Largest lag (µs) since the progress display last took it.
+    pub lag_max_us: AtomicU64,
 }
 
 /// What every connection task shares.
@@ -401,6 +403,10 @@ impl Conn {
         let bytes: Bytes = job.planned.bytes.clone();
         let sent = Instant::now();
         ctx.live.sent.fetch_add(1, Ordering::Relaxed);
+        ctx.live.lag_max_us.fetch_max(
+            sent.saturating_duration_since(intended).as_micros() as u64,
+            Ordering::Relaxed,
+        );
         let written = tokio::time::timeout(ctx.timeout, async {
             stream.write_all(&bytes).await?;
             stream.flush().await

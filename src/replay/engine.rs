@@ -462,14 +462,20 @@ fn hostname() -> String {
 fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
     let started = std::time::Instant::now();
     let bar = (config.progress == Progress::Bar).then(|| {
-        let bar = match config.rules.limit {
-            Some(n) => indicatif::ProgressBar::new(n),
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        let template = if config.rules.limit.is_some() {
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}"
-        } else {
-            "{spinner} {elapsed_precise} {msg}"
+        // Known ends: --limit (by requests) or --duration (by seconds); else a spinner.
+        let (bar, template) = match (config.rules.limit, config.rules.duration) {
+            (Some(n), _) => (
+                indicatif::ProgressBar::new(n),
+                "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}",
+            ),
+            (None, Some(d)) => (
+                indicatif::ProgressBar::new(d.as_secs().max(1)),
+                "{spinner} {elapsed_precise} [{bar:30}] ETA {eta} {msg}",
+            ),
+            (None, None) => (
+                indicatif::ProgressBar::new_spinner(),
+                "{spinner} {elapsed_precise} {msg}",
+            ),
         };
         if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
@@ -493,15 +499,20 @@ fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
                     last_sent = sent;
                     last_at = now;
                 }
-                bar.set_position(sent);
+                bar.set_position(match config.rules.limit {
+                    Some(_) => sent,
+                    None => (now - started).as_secs(),
+                });
+                let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
                 bar.set_message(format!(
-                    "sent {sent}  ok {ok}  errors {errors}  {rate:.0} req/s"
+                    "sent {sent}  ok {ok}  errors {errors}  {rate:.0} req/s  lag max {lag:.2} ms"
                 ));
             }
             (None, Progress::Lines) if now - last_line >= Duration::from_secs(5) => {
                 let rate = (sent - last_sent) as f64 / (now - last_line).as_secs_f64();
+                let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
                 eprintln!(
-                    "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s)",
+                    "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s, lag max {lag:.2} ms)",
                     (now - started).as_secs_f64()
                 );
                 last_sent = sent;
