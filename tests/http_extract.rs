@@ -997,3 +997,31 @@ fn regression_waiting_responses_are_orphans_once_the_client_is_done_or_too_many_
     assert_eq!(ex.drain().count(), 0);
     assert_eq!((ex.stats().orphans, ex.stats().responses), (20, 0));
 }
+
+#[test]
+fn regression_answer_stored_before_its_request_does_not_make_the_connection_non_http() {
+    // zeek/ipv6-http-atomic-frag.pcap, first connection: the HTTP/0.9 answer (a bare document)
+    // sits before the request in the file though it was captured after it. Only the client's
+    // first bytes decide that a connection seen from its SYN is not HTTP.
+    let script = Script::new()
+        .data(S, 2_000, "<html>bad</html>\n")
+        .data(C, 1_000, "GET /bad.html\r\n")
+        .fin(S, 2_100)
+        .fin(C, 2_200);
+    let (records, stats) = run(&script);
+    assert_eq!(
+        records,
+        ["req 0 GET /bad.html head=15 body=0 stored=15 t=1000..1000"]
+    );
+    assert_eq!((stats.non_http_conns, stats.unanswered), (0, 1));
+
+    // A server that speaks first in another protocol: the client's first bytes give it up.
+    let script = Script::new()
+        .data(S, 1_000, "220 mx.example ESMTP\r\n")
+        .data(C, 2_000, "EHLO client.example\r\n")
+        .data(S, 3_000, "250 mx.example\r\n");
+    let (outcome, stats) = run_info(ExtractConfig::default(), &http_support::info(), &script);
+    assert!(outcome.records.is_empty());
+    assert!(outcome.skipped);
+    assert_eq!(stats.non_http_conns, 1);
+}

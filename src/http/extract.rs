@@ -96,10 +96,10 @@ pub struct ExtractStats {
     pub resync_skipped_bytes: u64,
     /// Heads or bodies that did not frame once a connection was known to be HTTP.
     pub framing_errors: u64,
-    /// Connections given up as not HTTP: another protocol or binary from the first payload of a
-    /// connection seen from its SYN, no message start within `max_head` bytes (64 × `max_head`
-    /// for connections picked up mid-stream, which may be inside a large body), or none by the
-    /// close.
+    /// Connections given up as not HTTP: another protocol or binary from the client's first
+    /// payload on a connection seen from its SYN, no message start within `max_head` bytes
+    /// (64 × `max_head` for connections picked up mid-stream, which may be inside a large body),
+    /// or none by the close.
     pub non_http_conns: u64,
     /// Connections that started with TLS.
     pub tls_conns: u64,
@@ -479,12 +479,19 @@ impl HttpConn {
                 self.give_up();
                 return Interest::Skip;
             }
-            let side = &self.sides[d];
-            if cx.info.handshake_seen && side.offset == 0 && !self.starts_like_http(cx, d, bytes) {
-                cx.stats.non_http_conns += 1;
-                self.give_up();
-                return Interest::Skip;
-            }
+        }
+        // From the SYN on, the client's first bytes must begin HTTP. A responder that speaks
+        // first is scanned like a stream picked up midway (bounded by the probe limit): in a
+        // capture whose file order is not time order, an answer can come before its request.
+        let from_initiator = d == ix(Dir::FromInitiator);
+        if cx.info.handshake_seen
+            && from_initiator
+            && self.sides[d].offset == 0
+            && !self.starts_like_http(cx, d, bytes)
+        {
+            cx.stats.non_http_conns += 1;
+            self.give_up();
+            return Interest::Skip;
         }
         self.sides[d].offset += bytes.len() as u64;
         self.process(cx, d, ts, bytes);
@@ -771,7 +778,7 @@ impl HttpConn {
         }
     }
 
-    /// Whether the connection's first payload can begin HTTP (from the SYN on, it must at once).
+    /// Whether a side's first payload can begin HTTP (from the SYN on, the client's must at once).
     fn starts_like_http(&self, cx: &Cx<'_>, d: usize, bytes: &[u8]) -> bool {
         let start = bytes
             .iter()
