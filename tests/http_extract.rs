@@ -1025,3 +1025,30 @@ fn regression_answer_stored_before_its_request_does_not_make_the_connection_non_
     assert!(outcome.skipped);
     assert_eq!(stats.non_http_conns, 1);
 }
+
+#[test]
+fn regression_response_bytes_that_do_not_frame_count_as_a_lost_answer() {
+    // peafowl/tcp_resegment/http_no_syn_synack_ack.pcap: six zero bytes (an ACK whose IP length
+    // claims padding) overlay the first response's status line, so it does not frame. The next
+    // response answers the newest request sent before it, as after a gap, not the first request.
+    let info = conn_info(1, "10.0.0.1:40000", "10.0.0.2:80", false);
+    let script = Script::new()
+        .data(C, 1_000, GET_A)
+        .data(
+            S,
+            2_000,
+            b"\0\0\0\0\0\0/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+        )
+        .data(C, 3_000, "GET /b HTTP/1.1\r\nAuthorization: x\r\n\r\n")
+        .data(S, 4_000, OK_2);
+    let (outcome, stats) = run_info(ExtractConfig::default(), &info, &script);
+    assert_eq!(
+        summarize(&outcome.records),
+        [
+            "req 0 GET /a head=31 body=0 stored=31 t=1000..1000",
+            "req 1 GET /b head=37 body=0 stored=37 t=3000..3000",
+            "resp 1 200 \"OK\" head=38 body=2 stored=40 lat=1000/1000",
+        ]
+    );
+    assert_eq!((stats.responses, stats.unanswered), (1, 1));
+}

@@ -21,11 +21,11 @@
 //! responses that answer it. So a response that no delivered request answers, while no request
 //! captured after it was seen, waits (at most 16 responses and 64 KiB per connection): the next
 //! request head decides it (it answers that request if captured before it, else it was an
-//! orphan), as does the end of the client's direction. After a gap on
-//! the server side, answers may have been lost: on a connection that never pipelined, the next
-//! response answers the newest request sent before it; on a pipelining one, a lost response start
-//! costs the oldest request its answer. Times are capture times, not delivery order, so a
-//! reassembler that holds segments back does not shift pairing.
+//! orphan), as does the end of the client's direction. After a gap on the server side, or
+//! server bytes that did not frame, answers may have been lost: on a connection that never
+//! pipelined, the next response answers the newest request sent before it; on a pipelining one, a
+//! response start lost in a gap costs the oldest request its answer. Times are capture times, not
+//! delivery order, so a reassembler that holds segments back does not shift pairing.
 //!
 //! Resynchronisation (mid-stream pickup, after a gap or bytes that do not frame) looks for a start
 //! line at line beginnings and at the first byte of each delivery (a new segment often begins a
@@ -731,6 +731,11 @@ impl HttpConn {
                     rest = &[];
                 }
             }
+        }
+        if skipped > 0 && want == Some(Side::Response) {
+            // Bytes that did not frame may have held answers: pair the next response as after
+            // a gap.
+            self.server_gap = true;
         }
         self.count_skipped(cx, skipped);
         if self.skipped {
