@@ -198,10 +198,15 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut writer_gone = false;
 
-    while let Some(frame) = source.next_frame()? {
+    let read = loop {
+        let frame = match source.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
         let start = *first_ts.get_or_insert(frame.ts_ns);
         if duration_ns.is_some_and(|d| frame.ts_ns.saturating_sub(start) > d) {
-            break;
+            break Ok(());
         }
         frames += 1;
         bytes += frame.data.len() as u64;
@@ -214,11 +219,19 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         );
         if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
             writer_gone = true;
-            break;
+            break Ok(());
         }
         if limiter.as_ref().is_some_and(|l| l.done(ts)) {
-            break;
+            break Ok(());
         }
+    };
+    if let Err(e) = read {
+        // No partial output is left behind claiming anything: the .part file is removed.
+        drop(tx);
+        if let Ok(Ok(writer)) = writer_thread.join() {
+            let _ = writer.abort();
+        }
+        return Err(e.into());
     }
     if !writer_gone {
         extraction.finish(&mut produced);

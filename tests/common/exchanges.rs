@@ -113,9 +113,19 @@ pub fn assert_matches_access_log(exchanges: &[Exchange], log: &[AccessEntry]) ->
             None => problems.push(format!(
                 "client port {port}: no requests extracted, want {want:?}"
             )),
-            Some(got) if got != want => problems.push(format!(
-                "client port {port}:\n  want {want:?}\n  got  {got:?}"
-            )),
+            Some(got) if got != want => {
+                let at = want.iter().zip(got).take_while(|(w, g)| w == g).count();
+                let around = |v: &[(String, String, u16)]| {
+                    v[at.saturating_sub(1).min(v.len())..(at + 2).min(v.len())].to_vec()
+                };
+                problems.push(format!(
+                    "client port {port}: {} requests in the access log, {} extracted, first difference at #{at}:\n  want {:?}\n  got  {:?}",
+                    want.len(),
+                    got.len(),
+                    around(want),
+                    around(got)
+                ))
+            }
             Some(_) => {}
         }
     }

@@ -349,6 +349,7 @@ pub struct Tcpdump {
     process: Guard,
     /// The capture file.
     pub path: PathBuf,
+    dropped: std::sync::Arc<std::sync::Mutex<Option<u64>>>,
 }
 
 impl Tcpdump {
@@ -362,6 +363,9 @@ impl Tcpdump {
                 iface,
                 "-s",
                 "0",
+                "-B",
+                "131072",
+                "--immediate-mode",
                 "-U",
                 "-w",
                 path.to_str().unwrap(),
@@ -376,6 +380,8 @@ impl Tcpdump {
         // tcpdump prints "listening on …" once the handle is open.
         let stderr = process.child.as_mut().unwrap().stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let dropped = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = dropped.clone();
         std::thread::spawn(move || {
             use std::io::BufRead;
             for line in std::io::BufReader::new(stderr)
@@ -385,6 +391,10 @@ impl Tcpdump {
                 if line.contains("listening on") {
                     let _ = tx.send(());
                 }
+                // "N packets dropped by kernel", printed when tcpdump exits.
+                if let Some(n) = line.strip_suffix(" packets dropped by kernel") {
+                    *seen.lock().unwrap() = n.trim().parse::<u64>().ok();
+                }
             }
         });
         rx.recv_timeout(Duration::from_secs(10))
@@ -392,6 +402,7 @@ impl Tcpdump {
         Tcpdump {
             process,
             path: path.to_path_buf(),
+            dropped,
         }
     }
 
@@ -402,6 +413,17 @@ impl Tcpdump {
             self.process
                 .stop(nix::sys::signal::Signal::SIGINT, Duration::from_secs(5)),
             "tcpdump did not stop"
+        );
+        // The ground truth is only whole if tcpdump itself lost nothing.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.dropped.lock().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let dropped = *self.dropped.lock().unwrap();
+        assert_eq!(
+            dropped,
+            Some(0),
+            "tcpdump's kernel drops: the capture itself is incomplete"
         );
         self.path.clone()
     }
