@@ -758,3 +758,26 @@ fn requests_reassembled_out_of_order_pair_with_their_responses() {
         );
     }
 }
+
+#[test]
+fn lost_response_among_a_thousand_does_not_shift_pairing() {
+    let Some(shared) = common::shared_captures() else {
+        return;
+    };
+    let p = common::pcapfile::read(
+        &shared.join("public/zeek/http/1000-requests-one-dropped-response.pcap"),
+    );
+    let records = common::pcapfile::extract(p.linktype, &p.frames, ExtractionConfig::default());
+    let count = |f: fn(&Record) -> bool| records.iter().filter(|r| f(r)).count();
+    assert_eq!(count(|r| matches!(r, Record::Request(_))), 1000);
+    assert_eq!(count(|r| matches!(r, Record::Orphan(_))), 0);
+    // The answer to request 0 was lost; every other response pairs with its own request.
+    let paired: Vec<u32> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Response(resp) => Some(resp.message.index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paired, (1..1000).collect::<Vec<u32>>());
+}
