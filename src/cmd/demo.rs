@@ -146,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     if args.repeat == 0 || args.repeat > 100 {
         return Err(usage("--repeat", "expected 1 to 100"));
     }
+    super::replay::check_report_path(&args.report)?;
     let dir = TempDir::new()?;
     let log = dir.0.join("shop.reel");
     let facts = sample::write_log(&log)?;

@@ -462,8 +462,8 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
     })
 }
 
-/// `--report`'s directory must exist: found out before the run, not after it.
-fn check_report_path(path: &Path) -> anyhow::Result<()> {
+/// `--report`'s directory must exist: found out before the run, not after it (exit 2).
+pub fn check_report_path(path: &Path) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
