@@ -102,6 +102,66 @@ fn quoted(arg: &str) -> String {
     }
 }
 
+/// Terminal width the demo's own lines are wrapped to.
+const WIDTH: usize = 100;
+
+/// Each line of `text` wrapped at spaces to [`WIDTH`] columns, continuation lines indented by
+/// `indent` spaces (a word longer than the room stays whole).
+fn wrap(text: &str, indent: usize) -> String {
+    let mut out = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut width = 0;
+        for (j, word) in line.split(' ').enumerate() {
+            let n = word.chars().count();
+            if j > 0 && width + 1 + n > WIDTH && width > indent {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                width = indent;
+            } else if j > 0 {
+                out.push(' ');
+                width += 1;
+            }
+            out.push_str(word);
+            width += n;
+        }
+    }
+    out
+}
+
+/// A command line laid out for a terminal and for copying: each flag kept with its value, lines
+/// continued with ` \`, continuation lines indented by `indent` spaces.
+fn command_lines(start: &str, args: &[String], indent: usize) -> String {
+    let mut units: Vec<String> = Vec::new();
+    for a in args {
+        match units.last_mut() {
+            Some(last) if last.starts_with("--") && !last.contains(' ') && !a.starts_with("--") => {
+                last.push(' ');
+                last.push_str(a);
+            }
+            _ => units.push(a.clone()),
+        }
+    }
+    let mut out = start.to_owned();
+    let mut width = start.chars().count();
+    for unit in units {
+        let n = unit.chars().count();
+        if width + 1 + n + 2 > WIDTH && width > indent {
+            out.push_str(" \\\n");
+            out.push_str(&" ".repeat(indent));
+            width = indent;
+        } else {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(&unit);
+        width += n;
+    }
+    out
+}
+
 /// The `reel replay` command line the demo runs.
 fn replay_argv(
     log: &Path,
@@ -174,21 +234,26 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             }
         })
         .collect();
-    writeln!(
-        out,
+    let mut intro = format!(
         "reel demo: real production traffic replayed against two releases of a shop, on loopback\n\
          \x20 production  {} requests over {} connections in {:.1} s, recorded from nginx \
-         (captures-sample/shop.pcap, embedded)\n\
+         (captures-sample/shop.pcap, embedded in reel)\n\
          \x20 v1          {}  the current release: the baseline\n\
-         \x20 v2          {}  the candidate: {}\n\
-         \x20 running     reel replay {}\n",
+         \x20 v2          {}  the candidate, with deliberate regressions:\n",
         facts.requests,
         facts.connections,
         facts.span_ns as f64 / 1e9,
         v1.url(),
         v2.url(),
-        REGRESSIONS.join("; "),
-        shown.join(" "),
+    );
+    for r in REGRESSIONS {
+        intro.push_str(&format!("                - {r}\n"));
+    }
+    write!(out, "{}", wrap(&intro, 14)).context("stdout")?;
+    writeln!(
+        out,
+        "{}\n",
+        command_lines("  running     reel replay", &shown, 16)
     )
     .context("stdout")?;
     out.flush().context("stdout")?;
@@ -221,8 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             comparison.gates.len()
         )
     };
-    writeln!(
-        out,
+    let saw = format!(
         "\nWhat you saw: each recorded request went to v2 and to v1 at the same moment; reel \
          compared v2 with v1, endpoint by endpoint.\n{verdict}\n\
          The \"baseline against production\" line is the environment's own noise (this staging \
@@ -231,8 +295,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
          Open {} in a browser. Then try your own traffic: reel record --read your.pcap \
          --output prod.reel; reel replay --help.",
         report.display()
-    )
-    .context("stdout")?;
+    );
+    writeln!(out, "{}", wrap(&saw, 2)).context("stdout")?;
     out.flush().context("stdout")?;
 
     let mut json = outcome.json;
@@ -267,6 +331,32 @@ mod tests {
         assert_eq!(quoted("p99 > 1.25x"), "'p99 > 1.25x'");
         assert_eq!(quoted("it's"), "'it'\\''s'");
         assert_eq!(quoted(""), "''");
+    }
+
+    #[test]
+    fn lines_wrap_at_spaces_with_an_indent() {
+        let long = format!("{} {}", "a".repeat(60), "b".repeat(60));
+        assert_eq!(
+            wrap(&format!("x\n{long} c"), 4),
+            format!("x\n{}\n    {} c", "a".repeat(60), "b".repeat(60))
+        );
+        // Runs of spaces used for alignment stay.
+        assert_eq!(wrap("  a    b", 2), "  a    b");
+    }
+
+    #[test]
+    fn a_command_keeps_flags_with_their_values() {
+        let args: Vec<String> = ["log.reel", "--loop", "--fail-if", "'p99 > 1.25x'"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            command_lines("reel replay", &args, 4),
+            "reel replay log.reel --loop --fail-if 'p99 > 1.25x'"
+        );
+        let many: Vec<String> = (0..20).map(|i| format!("--flag{i}")).collect();
+        let text = command_lines("reel replay", &many, 4);
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+        assert!(text.contains(" \\\n    --flag"), "{text}");
     }
 
     #[test]

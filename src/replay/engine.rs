@@ -573,6 +573,12 @@ fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar
     });
+    // With a baseline every request is sent twice: counts and rate are of both target sets, the
+    // bar's position of requests.
+    let (sides, both) = match config.plan.targets.baseline {
+        Some(_) => (2, " for both targets"),
+        None => (1, ""),
+    };
     let mut last_line = std::time::Instant::now();
     let mut last_sent = 0u64;
     let mut last_at = std::time::Instant::now();
@@ -590,19 +596,19 @@ fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
                     last_at = now;
                 }
                 bar.set_position(match config.rules.limit {
-                    Some(_) => sent,
+                    Some(_) => sent / sides,
                     None => (now - started).as_secs(),
                 });
                 let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
                 bar.set_message(format!(
-                    "sent {sent}  ok {ok}  errors {errors}  {rate:.0} req/s  lag max {lag:.2} ms"
+                    "sent {sent}  ok {ok}  errors {errors}  {rate:.0} req/s{both}  lag max {lag:.2} ms"
                 ));
             }
             (None, Progress::Lines) if now - last_line >= Duration::from_secs(5) => {
                 let rate = (sent - last_sent) as f64 / (now - last_line).as_secs_f64();
                 let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
                 eprintln!(
-                    "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s, lag max {lag:.2} ms)",
+                    "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s{both}, lag max {lag:.2} ms)",
                     (now - started).as_secs_f64()
                 );
                 last_sent = sent;
