@@ -479,3 +479,72 @@ fn help_documents_the_gate_grammar_with_examples() {
         assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
     }
 }
+
+#[test]
+fn rate_max_with_a_baseline_and_compare_alone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempdir();
+    let log = shop_log(dir.path());
+    let (baseline, candidate) = (Shop::start(1.0), Shop::start(1.0));
+    let (code, json) = replay(
+        dir.path(),
+        &[
+            log.to_str().unwrap(),
+            "--target",
+            &candidate.url(),
+            "--baseline-target",
+            &baseline.url(),
+            "--rate",
+            "max",
+            "--concurrency",
+            "8",
+            "--limit",
+            "300",
+        ],
+    );
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!((candidate.requests(), baseline.requests()), (300, 300));
+    assert_eq!(
+        (&json["sent"], &json["baseline"]["sent"]),
+        (&300.into(), &300.into())
+    );
+    assert_eq!(json["gates"], serde_json::json!([]));
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["counts"]["candidate"], 300);
+    assert_eq!(json["counts"]["baseline"], 300);
+
+    // Without a comparison flag the JSON has the replay's keys only.
+    let (code, json) = replay(
+        dir.path(),
+        &[
+            log.to_str().unwrap(),
+            "--target",
+            &candidate.url(),
+            "--limit",
+            "20",
+            "--rate",
+            "max",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(json.get("gates").is_none() && json.get("endpoints").is_none());
+    assert_eq!(json["baseline"], Value::Null);
+
+    // --compare alone: the comparison with no gates, against production.
+    let (code, json) = replay(
+        dir.path(),
+        &[
+            log.to_str().unwrap(),
+            "--target",
+            &candidate.url(),
+            "--limit",
+            "20",
+            "--rate",
+            "max",
+            "--compare",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(json["reference"], "production");
+    assert_eq!(json["overall"]["staging"]["requests"], 20);
+}
