@@ -128,10 +128,20 @@ fn report_elsewhere_and_bad_flags() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::cargo_bin("reel")
-        .unwrap()
-        .args(["demo", "--repeat", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    for bad in [["--repeat", "0"], ["--speed", "fast"]] {
+        let out = Command::cargo_bin("reel")
+            .unwrap()
+            .arg("demo")
+            .args(bad)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(out.stdout.is_empty(), "nothing started: {bad:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no report"
+    );
 }

@@ -34,8 +34,9 @@ Examples:
   reel demo --report /tmp/report.html
   reel demo --json | jq '.gates[] | {expr, verdict}'
 
-Exit status: 0 when the demo ran (v2's failed gates are the point of it), 3 when it could not
-(no loopback, no temporary directory, a report that cannot be written).";
+Exit status: 0 when the demo ran (v2's failed gates are the point of it), 2 for a bad flag (e.g. a
+--report in a directory that does not exist), 3 when it could not run (no loopback, no temporary
+directory, a report that cannot be written).";
 
 /// Arguments of `reel demo`.
 #[derive(Debug, clap::Args)]
@@ -207,6 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         return Err(usage("--repeat", "expected 1 to 100"));
     }
     super::replay::check_report_path(&args.report)?;
+    crate::replay::Pacing::parse_speed(&args.speed).map_err(|e| usage("--speed", e))?;
     let dir = TempDir::new()?;
     let log = dir.0.join("shop.reel");
     let facts = sample::write_log(&log)?;
