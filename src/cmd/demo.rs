@@ -263,6 +263,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let outcome = super::replay::execute(&replay_args)?;
     drop((v1, v2));
     drop(dir);
+    super::replay::write_report(&replay_args, &outcome)?;
 
     out.write_all(outcome.summary.human().as_bytes())
         .context("stdout")?;

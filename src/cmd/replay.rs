@@ -499,9 +499,9 @@ impl Outcome {
     }
 }
 
-/// Replays as `args` say (not `--dry-run`), then finishes the comparison with the gates and
-/// writes the report. Gate expressions are parsed first: a bad one stops it before anything is
-/// sent (exit 2, pointing at the character).
+/// Replays as `args` say (not `--dry-run`), then finishes the comparison with the gates (the
+/// report is written by [`write_report`], after the output). Gate expressions are parsed first:
+/// a bad one stops it before anything is sent (exit 2, pointing at the character).
 pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
     let gates = parse_gates(&args.fail_if)?;
     let mut config = config(args)?;
@@ -536,15 +536,20 @@ pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
                 args.report.as_ref().map(|p| p.display().to_string()).into(),
             );
         }
-        if let Some(path) = &args.report {
-            crate::compare::write_report(path, c, &parameters(args, &summary))?;
-        }
     }
     Ok(Outcome {
         summary,
         comparison,
         json,
     })
+}
+
+/// Writes `--report`, when asked for and there is a comparison.
+pub fn write_report(args: &Args, outcome: &Outcome) -> anyhow::Result<()> {
+    if let (Some(path), Some(c)) = (&args.report, &outcome.comparison) {
+        crate::compare::write_report(path, c, &parameters(args, &outcome.summary))?;
+    }
+    Ok(())
 }
 
 /// Runs `reel replay`.
@@ -568,12 +573,18 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             },
         )
         .context("stdout")?;
-        if let Some(path) = &args.report {
-            writeln!(human, "report: {}", path.display()).context("stdout")?;
-        }
     }
     human.flush().context("stdout")?;
     args.json.emit(&outcome.json)?;
+    write_report(&args, &outcome)?;
+    if let Some(path) = args
+        .report
+        .as_ref()
+        .filter(|_| outcome.comparison.is_some())
+    {
+        writeln!(human, "report: {}", path.display()).context("stdout")?;
+        human.flush().context("stdout")?;
+    }
     Ok(outcome.status())
 }
 
@@ -684,9 +695,16 @@ fn dry_run(config: &ReplayConfig, args: &Args) -> anyhow::Result<Status> {
     if let Some(e) = failure {
         return Err(anyhow::Error::from(e).context("stdout"));
     }
+    let twice = config
+        .plan
+        .targets
+        .baseline
+        .and_then(|b| config.plan.targets.list.get(b))
+        .map(|b| format!(" (each also to the baseline {})", b.url))
+        .unwrap_or_default();
     writeln!(
         out,
-        "dry run: {n} requests would be sent, {} skipped",
+        "dry run: {n} requests would be sent{twice}, {} skipped",
         stats.skipped.total()
     )
     .context("stdout")?;
