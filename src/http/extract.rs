@@ -839,7 +839,9 @@ impl HttpConn {
         let Some(msg) = side.msg.as_mut() else {
             return &[];
         };
-        msg.last_ts = ts;
+        // The latest capture time of any of its bytes: with reordered segments, bytes delivered
+        // later may have been captured earlier, and the message is whole only when all were seen.
+        msg.last_ts = msg.last_ts.max(ts);
         let mut head_done: Option<Head> = None;
         let done;
         if side.framer.in_head() {
