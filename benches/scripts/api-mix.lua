@@ -1,5 +1,6 @@
 -- wrk script: an API-style mix of requests with ids, query strings and small JSON POSTs, so that a
--- capture of it looks like production API traffic rather than one URL repeated.
+-- capture of it looks like production API traffic rather than one URL repeated. Only JSON endpoints:
+-- large static files are the "repeated" capture's subject (big-bodies.lua).
 local counter = 0
 local paths = {
   function(n) return "GET", "/api/users/" .. (n % 50000), nil end,
@@ -9,7 +10,6 @@ local paths = {
   function(n) return "GET", "/api/orders", nil end,
   function(n) return "GET", "/health", nil end,
   function(n) return "DELETE", "/api/users/" .. (n % 50000), nil end,
-  function(n) return "GET", "/static/app.js", nil end,
 }
 request = function()
   counter = counter + 1
