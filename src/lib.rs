@@ -14,4 +14,6 @@ pub mod exit;
 pub mod extract;
 pub mod http;
 pub mod log;
+pub mod metrics;
+pub mod redact;
 pub mod tcp;
