@@ -35,6 +35,8 @@ pub enum Command {
     Import(cmd::import::Args),
     /// Merge several .reel logs into one, ordered by time, connection ids kept unique.
     Merge(cmd::merge::Args),
+    /// Compare replay results with production (or a baseline run): per endpoint, with gates.
+    Compare(cmd::compare::Args),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
     /// Print the man page (roff) to stdout.

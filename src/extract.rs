@@ -104,3 +104,116 @@ impl Extraction {
         self.decoder.stats()
     }
 }
+
+/// Fuzz entry point (`fuzz/fuzz_targets/packets.rs`): arbitrary bytes read as a sequence of frames
+/// and fed through decode → reassembly → framing; the output must keep the extractor's invariants.
+///
+/// Input format, chunk after chunk: a tag byte. With its high bit set, a raw frame follows:
+/// `[linktype index][len: u16 LE][bytes]` (the index picks one of the decoded link types or an
+/// unknown one). Otherwise a TCP segment on one of four fixed flows is built from
+/// `[flags][seq delta: u16 LE][len: u8][payload]`: tag bits 0-1 pick the flow, bit 2 the direction.
+/// Structured segments reach reassembly and HTTP quickly; raw frames reach the decoder's corners.
+#[doc(hidden)]
+pub fn fuzz_packets(data: &[u8]) {
+    use crate::capture::linktype;
+    const LINKTYPES: [i32; 8] = [
+        linktype::EN10MB,
+        linktype::LINUX_SLL,
+        linktype::LINUX_SLL2,
+        linktype::NULL,
+        linktype::RAW,
+        linktype::IPV4,
+        linktype::NFLOG,
+        147,
+    ];
+    let mut x = Extraction::new(ExtractionConfig {
+        tcp: TcpConfig {
+            max_flow_bytes: 64 << 10,
+            max_total_bytes: 256 << 10,
+            max_holes: 8,
+            max_flows: 64,
+            ..TcpConfig::default()
+        },
+        http: ExtractConfig {
+            max_body: Some(4096),
+            max_head: 4096,
+            ..ExtractConfig::default()
+        },
+        ..ExtractionConfig::default()
+    });
+    let mut out = Vec::new();
+    let mut seqs = [[1000u32, 900_000u32]; 4];
+    let mut ts = 1_700_000_000_000_000_000u64;
+    let mut rest = data;
+    while let Some((&tag, tail)) = rest.split_first() {
+        ts += 1_000_000;
+        if tag & 0x80 != 0 {
+            let Some((&lt, tail)) = tail.split_first() else {
+                break;
+            };
+            let Some((len, tail)) = tail.split_first_chunk::<2>() else {
+                break;
+            };
+            let len = usize::from(u16::from_le_bytes(*len)).min(tail.len());
+            let (bytes, tail) = tail.split_at(len);
+            let frame = Frame {
+                ts_ns: ts,
+                linktype: LINKTYPES[usize::from(lt) % LINKTYPES.len()],
+                data: bytes,
+                wire_len: len as u32 + u32::from(lt >> 4),
+            };
+            x.push(&frame, &mut out);
+            rest = tail;
+        } else {
+            let Some((head, tail)) = tail.split_first_chunk::<4>() else {
+                break;
+            };
+            let [flags, d0, d1, len] = *head;
+            let len = usize::from(len).min(tail.len());
+            let (payload, tail) = tail.split_at(len);
+            let flow = usize::from(tag & 3);
+            let from_client = tag & 4 == 0;
+            let (src, dst, sport, dport) = if from_client {
+                ([10, 0, 0, 1], [10, 0, 0, 2], 40000 + flow as u16, 80)
+            } else {
+                ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000 + flow as u16)
+            };
+            let side = usize::from(!from_client);
+            let seq = seqs[flow][side].wrapping_add(u32::from(u16::from_le_bytes([d0, d1])) / 64);
+            if tag & 8 == 0 {
+                seqs[flow][side] = seq.wrapping_add(payload.len() as u32);
+            }
+            let ack = seqs[flow][1 - side];
+            let mut tcp = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+                .ipv4(src, dst, 64)
+                .tcp(sport, dport, seq, 65535)
+                .ack(ack);
+            if flags & 1 != 0 {
+                tcp = tcp.fin();
+            }
+            if flags & 2 != 0 {
+                tcp = tcp.syn();
+            }
+            if flags & 4 != 0 {
+                tcp = tcp.rst();
+            }
+            let mut bytes = Vec::with_capacity(tcp.size(payload.len()));
+            if tcp.write(&mut bytes, payload).is_ok() {
+                let frame = Frame {
+                    ts_ns: ts,
+                    linktype: linktype::EN10MB,
+                    data: &bytes,
+                    wire_len: bytes.len() as u32,
+                };
+                x.push(&frame, &mut out);
+            }
+            rest = tail;
+        }
+        assert!(
+            x.buffered_bytes() <= (256 << 10) + (64 << 10) + (4 << 20),
+            "memory budget"
+        );
+    }
+    x.finish(&mut out);
+    crate::http::drive::check_records(&out).unwrap_or_else(|e| panic!("invariant broken: {e}"));
+}

@@ -1,6 +1,7 @@
 //! One file per subcommand: each holds its clap `Args` and a `run` that returns the exit status.
 
 pub mod cat;
+pub mod compare;
 pub mod completions;
 pub mod import;
 pub mod inspect;
@@ -20,6 +21,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
         Command::Cat(args) => cat::run(args),
         Command::Import(args) => import::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }
@@ -34,6 +36,12 @@ pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option
         return Some(e.status());
     }
     if let Some(e) = cause.downcast_ref::<crate::capture::CaptureError>() {
+        return Some(e.status());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::compare::CompareError>() {
+        return Some(e.status());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::compare::GateError>() {
         return Some(e.status());
     }
     None

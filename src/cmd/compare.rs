@@ -1,0 +1,337 @@
+//! `reel compare`: the comparison recomputed from results logs alone — several shards of one run
+//! merged exactly, or two staging runs against each other (`--baseline`).
+//!
+//! Results files are read as streams merged by intended send time (k-way, one pending record per
+//! file, connection ids kept as recorded so the two target sets' results of one request pair up).
+//! With `--baseline`, the candidate's and the baseline's streams are read in turn, one result
+//! each, so that the two results of a request arrive close together whatever each run's pace.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{JsonArg, parse_duration};
+use crate::compare::endpoint::{EndpointRule, Templater};
+use crate::compare::{
+    Accumulator, Config, GATES_HELP, Role, TextOptions, Thresholds, parse_gates, write_report,
+};
+use crate::exchange::{Meta, Record, ReplayResult};
+use crate::exit::{Status, bad_input};
+use crate::log::{LogError, Reader};
+
+/// Arguments of `reel compare`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = GATES_HELP)]
+pub struct Args {
+    /// Results logs written by `reel replay --results` (several: shards of one run, merged
+    /// exactly).
+    #[arg(value_name = "RESULTS", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Results of a second staging run to compare against (the reference), e.g. the current
+    /// release replayed on identical hardware. Each run must have used one target only.
+    #[arg(long, value_name = "RESULTS", num_args = 1..)]
+    pub baseline: Vec<PathBuf>,
+
+    /// Fail (exit 1) when EXPR is true, e.g. 'p99 > 1.25x' (repeatable; grammar below).
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+
+    /// Fail gates that have too little data to judge, instead of only reporting them.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Write a self-contained HTML report (plots, gates, examples) to FILE.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: JsonArg,
+
+    /// Name endpoints matching REGEX as NAME (repeatable; tried before the built-in folding).
+    #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
+    pub endpoint_rules: Vec<EndpointRule>,
+
+    /// Fewest values per side for a verdict; below it gates read "not enough data".
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub min_samples: u64,
+
+    /// The replay's --timeout, so that timeouts count as that latency (else errors only).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Distinct endpoints kept; the rest are counted under "(other endpoints)".
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max_endpoints: usize,
+
+    /// Endpoints listed in the terminal table (all of them are in --json and --report).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+}
+
+/// Results of several files, merged by intended send time; other records are set aside.
+struct ResultStream {
+    readers: Vec<Reader<File>>,
+    heads: Vec<Option<ReplayResult>>,
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
+    metas: Vec<Meta>,
+    results: u64,
+}
+
+impl ResultStream {
+    fn open(paths: &[PathBuf]) -> Result<Self, LogError> {
+        let readers = paths
+            .iter()
+            .map(crate::log::open)
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = readers.len();
+        let mut stream = ResultStream {
+            readers,
+            heads: vec![None; n],
+            heap: BinaryHeap::with_capacity(n),
+            metas: Vec::new(),
+            results: 0,
+        };
+        for i in 0..n {
+            stream.refill(i)?;
+        }
+        Ok(stream)
+    }
+
+    /// Reads input `i` up to its next result.
+    fn refill(&mut self, i: usize) -> Result<(), LogError> {
+        let Some(reader) = self.readers.get_mut(i) else {
+            return Ok(());
+        };
+        while let Some(record) = reader.next_record()? {
+            match record {
+                Record::Result(r) => {
+                    self.heap.push(Reverse((r.intended_ns, i)));
+                    if let Some(slot) = self.heads.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                    return Ok(());
+                }
+                Record::Meta(m) if self.metas.len() < 16 => self.metas.push(m),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn next_result(&mut self) -> Result<Option<ReplayResult>, LogError> {
+        let Some(Reverse((_, i))) = self.heap.pop() else {
+            return Ok(None);
+        };
+        let result = self.heads.get_mut(i).and_then(Option::take);
+        self.refill(i)?;
+        self.results += u64::from(result.is_some());
+        Ok(result)
+    }
+
+    /// Corrupt blocks skipped, per file, as notes.
+    fn skipped_notes(&self) -> Vec<String> {
+        self.readers
+            .iter()
+            .filter(|r| r.stats().skipped_blocks > 0)
+            .map(|r| {
+                let s = r.stats();
+                format!(
+                    "{}: {} corrupt blocks ({} bytes) skipped; their results are missing",
+                    r.name(),
+                    s.skipped_blocks,
+                    s.skipped_bytes
+                )
+            })
+            .collect()
+    }
+}
+
+/// How many results to look at for baseline results before reading for real.
+const ROLE_PEEK: usize = 4096;
+
+/// True when the first results of `paths` include baseline results (`--baseline-target` runs
+/// write both roles into one file), so that pairing starts with the first result.
+fn has_baseline_results(paths: &[PathBuf]) -> Result<bool, LogError> {
+    let mut stream = ResultStream::open(paths)?;
+    for _ in 0..ROLE_PEEK {
+        match stream.next_result()? {
+            Some(r) if r.role == 1 => return Ok(true),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    Ok(false)
+}
+
+fn names(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn first_name(paths: &[PathBuf]) -> String {
+    paths
+        .first()
+        .map_or_else(String::new, |p| p.display().to_string())
+}
+
+fn single_target(r: &ReplayResult, paths: &[PathBuf]) -> anyhow::Result<()> {
+    if r.role != 0 {
+        return Err(bad_input(
+            names(paths),
+            "holds results of two target sets (a --baseline-target run); with --baseline, give \
+             results of single-target runs, or compare that file alone",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `reel compare`.
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    let gates = parse_gates(&args.fail_if)?;
+    let with_baseline = !args.baseline.is_empty();
+    let expect_baseline = with_baseline || has_baseline_results(&args.files)?;
+    let config = Config {
+        templater: Templater::new(args.endpoint_rules.clone()),
+        max_endpoints: args.max_endpoints,
+        thresholds: Thresholds {
+            min_samples: args.min_samples,
+            ..Thresholds::default()
+        },
+        timeout_ns: args
+            .timeout
+            .map(|t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
+        expect_baseline,
+        ..Config::default()
+    };
+    let mut acc = Accumulator::new(config);
+    let mut candidates = ResultStream::open(&args.files)?;
+    let mut baselines = if with_baseline {
+        Some(ResultStream::open(&args.baseline)?)
+    } else {
+        None
+    };
+    loop {
+        let candidate = candidates.next_result()?;
+        let baseline = match &mut baselines {
+            Some(stream) => stream.next_result()?,
+            None => None,
+        };
+        if candidate.is_none() && baseline.is_none() {
+            break;
+        }
+        if let Some(r) = candidate {
+            if with_baseline {
+                single_target(&r, &args.files)?;
+                acc.add_as(&r, Role::Candidate);
+            } else {
+                acc.add(&r);
+            }
+        }
+        if let Some(r) = baseline {
+            single_target(&r, &args.baseline)?;
+            acc.add_as(&r, Role::Baseline);
+        }
+    }
+    if candidates.results == 0 {
+        return Err(bad_input(
+            names(&args.files),
+            "no replay results in it (results logs come from `reel replay --results`; a capture \
+             has none)",
+        ));
+    }
+    if let Some(stream) = &baselines {
+        if stream.results == 0 {
+            return Err(bad_input(
+                names(&args.baseline),
+                "--baseline: no replay results in it",
+            ));
+        }
+    }
+
+    let mut comparison = acc.finish(&gates, args.strict);
+    comparison.notes.extend(candidates.skipped_notes());
+    if let Some(stream) = &baselines {
+        comparison.notes.extend(stream.skipped_notes());
+    }
+
+    let json = comparison.to_json().context("--json: encoding")?;
+    let mut out = args.json.human();
+    comparison
+        .write_text(
+            &mut out,
+            &TextOptions {
+                max_endpoints: args.top,
+            },
+        )
+        .context("writing the comparison")?;
+    out.flush().context("writing the comparison")?;
+    args.json.emit(&json)?;
+    if let Some(path) = &args.report {
+        let params = parameters(&args, &candidates.metas, baselines.as_ref());
+        write_report(path, &comparison, &params)?;
+        let _ = writeln!(out, "report: {}", path.display());
+    }
+    Ok(if comparison.passed {
+        Status::Success
+    } else {
+        Status::GateFailed
+    })
+}
+
+/// The run's parameters as the report shows them.
+fn parameters(
+    args: &Args,
+    metas: &[Meta],
+    baselines: Option<&ResultStream>,
+) -> BTreeMap<String, String> {
+    let mut params = BTreeMap::new();
+    params.insert("results".into(), names(&args.files));
+    if !args.baseline.is_empty() {
+        params.insert("baseline results".into(), names(&args.baseline));
+    }
+    if !args.fail_if.is_empty() {
+        params.insert("gates".into(), args.fail_if.join("   "));
+    }
+    if !args.endpoint_rules.is_empty() {
+        params.insert(
+            "endpoint rules".into(),
+            format!("{:?}", args.endpoint_rules),
+        );
+    }
+    if let Some(t) = args.timeout {
+        params.insert("timeout".into(), humantime::format_duration(t).to_string());
+    }
+    let describe = |m: &Meta| {
+        let mut text = format!("reel {} {}", m.tool_version, m.command);
+        if !m.host.is_empty() {
+            text.push_str(&format!(" on {}", m.host));
+        }
+        if !m.sources.is_empty() {
+            text.push_str(&format!(" from {}", m.sources.join(", ")));
+        }
+        text
+    };
+    if let Some(m) = metas.first() {
+        params.insert(
+            format!("{} written by", first_name(&args.files)),
+            describe(m),
+        );
+    }
+    if let Some(m) = baselines.and_then(|b| b.metas.first()) {
+        params.insert(
+            format!("{} written by", first_name(&args.baseline)),
+            describe(m),
+        );
+    }
+    params
+}

@@ -1,0 +1,20 @@
+//! Runs the packets fuzz target's entry point over its seed corpus (frames of reel's own captures
+//! and structured segment sequences), so CI exercises it without a fuzzing toolchain.
+
+use std::fs;
+use std::path::Path;
+
+#[test]
+fn packets_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/packets");
+    let mut seeds = 0;
+    for entry in fs::read_dir(&dir).expect("seed corpus directory").flatten() {
+        let path = entry.path();
+        if path.is_file() {
+            println!("{}", path.display());
+            reel::extract::fuzz_packets(&fs::read(&path).expect("seed file"));
+            seeds += 1;
+        }
+    }
+    assert!(seeds >= 6, "only {seeds} seeds");
+}
