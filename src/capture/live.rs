@@ -2,9 +2,9 @@
 //!
 //! [`LiveCapture::open`] opens one libpcap handle per `--interface` (this is what needs root or
 //! `cap_net_raw,cap_net_admin`; privileges can be dropped right after). [`LiveCapture::start`]
-//! gives each handle a thread of its own that does nothing but read frames (immediate mode, a
-//! non-blocking handle and a 50 ms `poll` on its socket — libpcap's read timeout does not
-//! reliably return on Linux) and copy them into batches, and hands the batches to one bounded queue. The
+//! gives each handle a thread of its own that does nothing but read frames (a non-blocking
+//! handle and a 50 ms `poll` on its socket — libpcap's read timeout does not reliably return on
+//! Linux) and copy them into batches, and hands the batches to one bounded queue. The
 //! consumer — the extraction thread — takes them from [`LiveSource`].
 //!
 //! The capture threads never wait for the consumer: when the queue holds `queue_bytes` (counted
@@ -45,12 +45,15 @@ const BATCH_BYTES: usize = 256 << 10;
 const BATCH_FRAMES: usize = 512;
 /// … or its first frame is this old (so that a quiet capture still flows).
 const BATCH_AGE: Duration = Duration::from_millis(5);
+/// Without immediate mode, the kernel hands over a block of frames at most this long after its
+/// first frame (libpcap's read timeout, which is TPACKET_V3's block retire timeout on Linux).
+pub const BLOCK_TIMEOUT_MS: i32 = 10;
 /// How long a thread waits for a frame before looking at its stop flag and handing over what it has.
 const POLL_MS: u16 = 50;
 /// Most batches in the queue, whatever their size.
 const QUEUE_BATCHES: usize = 1024;
 /// Spare batches kept for reuse.
-const POOL_BATCHES: usize = 64;
+const POOL_BATCHES: usize = 8;
 
 /// What to capture and how.
 #[derive(Debug, Clone)]
@@ -65,6 +68,10 @@ pub struct LiveConfig {
     pub promisc: bool,
     /// BPF filter compiled into each handle.
     pub filter: Option<String>,
+    /// libpcap's immediate mode: each frame is handed over as it arrives (one wakeup per frame,
+    /// which costs the host CPU under load). Off, the kernel hands over blocks of frames when a
+    /// block is full or [`BLOCK_TIMEOUT_MS`] after its first frame.
+    pub immediate: bool,
     /// Most bytes of frames waiting between the capture threads and the consumer.
     pub queue_bytes: usize,
 }
@@ -261,8 +268,8 @@ fn open_one(name: &str, config: &LiveConfig) -> Result<Handle, LiveError> {
         .snaplen(i32::try_from(config.snaplen).unwrap_or(i32::MAX))
         .buffer_size(i32::try_from(config.buffer_bytes).unwrap_or(i32::MAX))
         .promisc(promisc)
-        .immediate_mode(true)
-        .timeout(i32::from(POLL_MS))
+        .immediate_mode(config.immediate)
+        .timeout(BLOCK_TIMEOUT_MS)
         .precision(Precision::Nano)
         .open()
         .and_then(Capture::setnonblock)
@@ -302,10 +309,11 @@ struct Batch {
 
 impl Batch {
     fn new(linktype: i32) -> Batch {
+        // Grown as frames come (a quiet capture's batches stay small); reused from the pool.
         Batch {
             linktype,
-            data: Vec::with_capacity(BATCH_BYTES),
-            slots: Vec::with_capacity(BATCH_FRAMES),
+            data: Vec::new(),
+            slots: Vec::new(),
             first_at: None,
         }
     }
@@ -726,6 +734,7 @@ mod tests {
             buffer_bytes: 1 << 20,
             promisc: false,
             filter: None,
+            immediate: false,
             queue_bytes: 1 << 20,
         })
         .err()

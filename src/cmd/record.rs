@@ -117,9 +117,14 @@ pub struct Args {
     #[arg(long, requires = "interfaces")]
     pub promisc: bool,
 
+    /// libpcap immediate mode: frames reach reel as they arrive instead of in blocks at most
+    /// 10 ms late (live). Each frame then wakes reel up, which costs the host CPU under load.
+    #[arg(long, requires = "interfaces")]
+    pub immediate: bool,
+
     /// Most memory for frames waiting between the capture threads and extraction (live); frames
     /// beyond it are dropped and counted as queue drops.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "8MiB", requires = "interfaces")]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB", requires = "interfaces")]
     pub queue_memory: u64,
 
     /// Keep at most SIZE bytes of each body (the rest is framed, counted, not stored), e.g. 64k.
@@ -1026,6 +1031,7 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
         snaplen: args.snaplen,
         buffer_bytes: u32::try_from(args.buffer_size).unwrap_or(u32::MAX),
         promisc: args.promisc,
+        immediate: args.immediate,
         filter: Some(bpf.clone()),
         queue_bytes: args.queue_memory as usize,
     };
