@@ -609,17 +609,22 @@ impl Recorder {
 
     /// The counters of the closing record: capture, selection, redaction, then every stage's own.
     fn counter_values(&self) -> Vec<(String, u64)> {
-        let mut values = vec![
-            ("packets".to_string(), self.frames),
-            ("bytes".to_string(), self.bytes),
-        ];
+        let mut values = Vec::new();
         if self.interfaces.is_empty() {
-            values.push(("truncated_files".to_string(), self.truncated_files));
+            values.extend([
+                ("packets".to_string(), self.frames),
+                ("bytes".to_string(), self.bytes),
+                ("truncated_files".to_string(), self.truncated_files),
+            ]);
         } else {
+            // Live: what libpcap delivered; frames dropped at the queue never reached extraction.
             let sum = |f: fn(&InterfaceCounters) -> &Metric| {
                 self.interfaces.iter().map(|(_, c)| f(c).get()).sum::<u64>()
             };
             values.extend([
+                ("packets".to_string(), sum(|c| &c.packets)),
+                ("bytes".to_string(), sum(|c| &c.bytes)),
+                ("extracted_packets".to_string(), self.frames),
                 ("kernel_drops".to_string(), sum(|c| &c.kernel_drops)),
                 ("interface_drops".to_string(), sum(|c| &c.interface_drops)),
                 ("queue_drops".to_string(), sum(|c| &c.queue_drops)),
@@ -670,6 +675,7 @@ struct WriterOutcome {
 fn spawn_writer(
     mut writer: RotatingWriter,
     meta: Meta,
+    run_start: SystemTime,
     figures: Figures,
 ) -> anyhow::Result<(
     SyncSender<ToWriter>,
@@ -679,7 +685,7 @@ fn spawn_writer(
     let thread = std::thread::Builder::new()
         .name("reel-writer".into())
         .spawn(move || {
-            writer_loop(&mut writer, &rx, meta, &figures)
+            writer_loop(&mut writer, &rx, meta, run_start, &figures)
                 .map(|finished| WriterOutcome { finished, writer })
         })
         .context("cannot start the writer thread")?;
@@ -690,10 +696,10 @@ fn writer_loop(
     writer: &mut RotatingWriter,
     rx: &Receiver<ToWriter>,
     mut meta: Meta,
+    run_start: SystemTime,
     figures: &Figures,
 ) -> anyhow::Result<Vec<FinishedFile>> {
     let mut snapshot: Vec<(String, u64)> = Vec::new();
-    let run_start = SystemTime::now();
     loop {
         let message = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(m) => Some(m),
@@ -717,7 +723,8 @@ fn writer_loop(
                 meta.notes.push(note);
                 let mut later = meta.clone();
                 later.start_ns = now_ns();
-                writer.write(&Record::Meta(file_meta(&later, writer, run_start)))?;
+                let number = writer.files_opened();
+                writer.write(&Record::Meta(file_meta(&later, writer, number, run_start)))?;
             }
             Some(ToWriter::Snapshot(values)) => snapshot = values,
             Some(ToWriter::Finish(counters)) => {
@@ -738,7 +745,7 @@ fn writer_loop(
                 values: snapshot.clone(),
             })?;
             figures.files_finished.inc();
-            let next = file_meta(&meta, writer, run_start);
+            let next = file_meta(&meta, writer, writer.files_opened() + 1, run_start);
             writer.open(now, next).map_err(open_error)?;
         }
         writer.flush_if_due()?;
@@ -748,18 +755,17 @@ fn writer_loop(
     Ok(writer.finished().to_vec())
 }
 
-/// The metadata of the next file (or a later note): the run's, plus where the file stands in a
-/// rotated run.
-fn file_meta(meta: &Meta, writer: &RotatingWriter, run_start: SystemTime) -> Meta {
+/// The metadata of file `number` of the run (its first record, or a later note): the run's, plus
+/// where the file stands in a rotated run.
+fn file_meta(meta: &Meta, writer: &RotatingWriter, number: u64, run_start: SystemTime) -> Meta {
     let mut m = meta.clone();
     if !writer.plan().is_single() {
         let started: chrono::DateTime<chrono::Local> = run_start.into();
         m.notes.insert(
             0,
             format!(
-                "file {} of a run started {}; connection ids continue across the run's files \
+                "file {number} of a run started {}; connection ids continue across the run's files \
                  (a response may be in the file after its request's)",
-                writer.files_opened() + 1,
                 started.format("%Y-%m-%dT%H:%M:%S%z")
             ),
         );
@@ -902,10 +908,11 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
         notes: common.notes.clone(),
     };
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
-    let first = file_meta(&meta, &writer, SystemTime::now());
-    writer.open(SystemTime::now(), first).map_err(open_error)?;
+    let run_start = SystemTime::now();
+    let first = file_meta(&meta, &writer, 1, run_start);
+    writer.open(run_start, first).map_err(open_error)?;
     let figures = Figures::default();
-    let (tx, writer_thread) = spawn_writer(writer, meta, figures.clone())?;
+    let (tx, writer_thread) = spawn_writer(writer, meta, run_start, figures.clone())?;
     let mut recorder = Recorder::new(
         common.extraction,
         common.selection,
@@ -1015,6 +1022,31 @@ fn install_signals() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(term)
 }
 
+/// The capture figures of one interface, registered under its name.
+fn interface_counters(registry: &Registry, name: &str) -> InterfaceCounters {
+    let labels = [("interface", name)];
+    let series = |metric, help| registry.series(metric, help, Kind::Counter, &labels);
+    InterfaceCounters {
+        packets: series("reel_record_packets_total", "Frames captured."),
+        bytes: series(
+            "reel_record_captured_bytes_total",
+            "Bytes of the frames captured.",
+        ),
+        kernel_drops: series(
+            "reel_record_kernel_drops_total",
+            "Frames the kernel dropped because the capture ring was full (pcap_stats).",
+        ),
+        interface_drops: series(
+            "reel_record_interface_drops_total",
+            "Frames the interface or its driver dropped (pcap_stats).",
+        ),
+        queue_drops: series(
+            "reel_record_queue_drops_total",
+            "Frames dropped because the queue to extraction was full.",
+        ),
+    }
+}
+
 /// `reel record --interface`: the capture daemon.
 fn run_live(args: Args) -> anyhow::Result<Status> {
     let started = Instant::now();
@@ -1056,39 +1088,7 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
         .interfaces()
         .into_iter()
         .map(|(name, _)| {
-            let labels = [("interface", name.as_str())];
-            let c = InterfaceCounters {
-                packets: registry.series(
-                    "reel_record_packets_total",
-                    "Frames captured.",
-                    Kind::Counter,
-                    &labels,
-                ),
-                bytes: registry.series(
-                    "reel_record_captured_bytes_total",
-                    "Bytes of the frames captured.",
-                    Kind::Counter,
-                    &labels,
-                ),
-                kernel_drops: registry.series(
-                    "reel_record_kernel_drops_total",
-                    "Frames the kernel dropped because the capture ring was full (pcap_stats).",
-                    Kind::Counter,
-                    &labels,
-                ),
-                interface_drops: registry.series(
-                    "reel_record_interface_drops_total",
-                    "Frames the interface or its driver dropped (pcap_stats).",
-                    Kind::Counter,
-                    &labels,
-                ),
-                queue_drops: registry.series(
-                    "reel_record_queue_drops_total",
-                    "Frames dropped because the queue to extraction was full.",
-                    Kind::Counter,
-                    &labels,
-                ),
-            };
+            let c = interface_counters(&registry, &name);
             (name, c)
         })
         .collect();
@@ -1114,10 +1114,10 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
     };
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
     let run_start = SystemTime::now();
-    let first = file_meta(&meta, &writer, run_start);
+    let first = file_meta(&meta, &writer, 1, run_start);
     writer.open(run_start, first).map_err(open_error)?;
     writer.apply_retention();
-    let (tx, writer_thread) = spawn_writer(writer, meta, figures.clone())?;
+    let (tx, writer_thread) = spawn_writer(writer, meta, run_start, figures.clone())?;
 
     let mut source = capture
         .start(interfaces.iter().map(|(_, c)| c.clone()).collect())
@@ -1241,8 +1241,13 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
     drop(server);
     captured.map_err(classified)?;
     totals.update(&interfaces);
-    let summary = Summary::new(&recorder, &outcome, recorder.frames, recorder.bytes);
-    summary.print_live(&args, &totals, started.elapsed())?;
+    let summary = Summary::new(
+        &recorder,
+        &outcome,
+        totals.packets.get(),
+        totals.bytes.get(),
+    );
+    summary.print_live(&args, &totals, recorder.frames, started.elapsed())?;
     Ok(Status::Success)
 }
 
@@ -1506,6 +1511,7 @@ impl Summary {
         &self,
         args: &Args,
         totals: &InterfaceTotals,
+        recorder_frames: u64,
         took: Duration,
     ) -> anyhow::Result<()> {
         let secs = took.as_secs_f64();
@@ -1533,7 +1539,7 @@ impl Summary {
         }
         let mut json = self.json(args, secs);
         json.insert("interfaces".into(), args.interfaces.clone().into());
-        json.insert("captured_packets".into(), totals.packets.get().into());
+        json.insert("extracted_packets".into(), recorder_frames.into());
         json.insert("kernel_drops".into(), totals.kernel_drops.get().into());
         json.insert(
             "interface_drops".into(),
