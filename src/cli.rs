@@ -41,6 +41,8 @@ pub enum Command {
     Completions(cmd::completions::Args),
     /// Print the man page (roff) to stdout.
     Man(cmd::man::Args),
+    /// Replay a log against staging: faithful bytes, recorded or fixed pace, honest latency.
+    Replay(Box<cmd::replay::Args>),
 }
 
 /// `--json[=PATH]`: the summary as JSON, to stdout (human text then goes to stderr) or to PATH.

@@ -923,3 +923,132 @@ fn regression_fuzz_connection_never_http_is_counted_at_close() {
     assert!(outcome.records.is_empty());
     assert_eq!((stats.non_http_conns, stats.orphans), (1, 0));
 }
+
+#[test]
+fn regression_response_delivered_before_its_out_of_order_request_pairs_with_it() {
+    // peafowl/tcp_resegment/http_out_of_order_2.pcap: the requests' segments came out of order,
+    // so reassembly delivered both responses before the requests, although each request was
+    // captured before its response. Pairing follows capture time, not delivery order.
+    let script = Script::new()
+        .data(S, 2_000, OK_2)
+        .data(
+            S,
+            5_000,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        )
+        .data(C, 1_000, GET_A)
+        .data(C, 4_000, "GET /b HTTP/1.1\r\n\r\n");
+    let (records, stats) = run(&script);
+    assert_eq!(
+        records,
+        [
+            "req 0 GET /a head=31 body=0 stored=31 t=1000..1000",
+            "resp 0 200 \"OK\" head=38 body=2 stored=40 lat=1000/1000",
+            "req 1 GET /b head=19 body=0 stored=19 t=4000..4000",
+            "resp 1 404 \"Not Found\" head=45 body=0 stored=45 lat=1000/1000",
+        ]
+    );
+    assert_eq!(
+        (stats.responses, stats.orphans, stats.unanswered),
+        (2, 0, 0)
+    );
+}
+
+#[test]
+fn regression_response_before_a_later_request_is_still_an_orphan() {
+    // The waiting response is decided by the first request captured after it; a 1xx waits the
+    // same way and goes with the final response it precedes.
+    let script = Script::new()
+        .data(S, 2_000, "HTTP/1.1 100 Continue\r\n\r\n")
+        .data(S, 2_100, OK_2)
+        .data(C, 3_000, GET_A)
+        .data(S, 4_000, OK_2);
+    let (records, stats) = run(&script);
+    assert_eq!(
+        records,
+        [
+            "1xx 0 100 \"Continue\" head=25 body=0 stored=25",
+            "orphan 0 200 \"OK\" head=38 body=2 stored=40",
+            "req 1 GET /a head=31 body=0 stored=31 t=3000..3000",
+            "resp 1 200 \"OK\" head=38 body=2 stored=40 lat=1000/1000",
+        ]
+    );
+    assert_eq!((stats.orphans, stats.interim), (1, 1));
+}
+
+#[test]
+fn regression_waiting_responses_are_orphans_once_the_client_is_done_or_too_many_wait() {
+    use reel::tcp::StreamHandler;
+    // A one-sided capture (server to client only): responses wait for a request that never
+    // comes, at most 16 at a time; the client's FIN decides the rest before the close.
+    let mut ex = reel::http::Extractor::new(ExtractConfig::default());
+    let info = http_support::info();
+    let mut conn = ex.open(&info);
+    let mut emitted = Vec::new();
+    for i in 0..20 {
+        ex.data(&mut conn, &info, S, 1_000 + i, OK_2.as_bytes());
+        emitted.push(ex.drain().count());
+    }
+    assert_eq!(emitted.iter().sum::<usize>(), 4);
+    assert_eq!(&emitted[15..], [0, 1, 1, 1, 1]);
+    ex.fin(&mut conn, &info, C, 2_000);
+    assert_eq!(ex.drain().count(), 16);
+    ex.close(conn, &info, 3_000, CloseReason::Fin);
+    assert_eq!(ex.drain().count(), 0);
+    assert_eq!((ex.stats().orphans, ex.stats().responses), (20, 0));
+}
+
+#[test]
+fn regression_answer_stored_before_its_request_does_not_make_the_connection_non_http() {
+    // zeek/ipv6-http-atomic-frag.pcap, first connection: the HTTP/0.9 answer (a bare document)
+    // sits before the request in the file though it was captured after it. Only the client's
+    // first bytes decide that a connection seen from its SYN is not HTTP.
+    let script = Script::new()
+        .data(S, 2_000, "<html>bad</html>\n")
+        .data(C, 1_000, "GET /bad.html\r\n")
+        .fin(S, 2_100)
+        .fin(C, 2_200);
+    let (records, stats) = run(&script);
+    assert_eq!(
+        records,
+        ["req 0 GET /bad.html head=15 body=0 stored=15 t=1000..1000"]
+    );
+    assert_eq!((stats.non_http_conns, stats.unanswered), (0, 1));
+
+    // A server that speaks first in another protocol: the client's first bytes give it up.
+    let script = Script::new()
+        .data(S, 1_000, "220 mx.example ESMTP\r\n")
+        .data(C, 2_000, "EHLO client.example\r\n")
+        .data(S, 3_000, "250 mx.example\r\n");
+    let (outcome, stats) = run_info(ExtractConfig::default(), &http_support::info(), &script);
+    assert!(outcome.records.is_empty());
+    assert!(outcome.skipped);
+    assert_eq!(stats.non_http_conns, 1);
+}
+
+#[test]
+fn regression_response_bytes_that_do_not_frame_count_as_a_lost_answer() {
+    // peafowl/tcp_resegment/http_no_syn_synack_ack.pcap: six zero bytes (an ACK whose IP length
+    // claims padding) overlay the first response's status line, so it does not frame. The next
+    // response answers the newest request sent before it, as after a gap, not the first request.
+    let info = conn_info(1, "10.0.0.1:40000", "10.0.0.2:80", false);
+    let script = Script::new()
+        .data(C, 1_000, GET_A)
+        .data(
+            S,
+            2_000,
+            b"\0\0\0\0\0\0/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+        )
+        .data(C, 3_000, "GET /b HTTP/1.1\r\nAuthorization: x\r\n\r\n")
+        .data(S, 4_000, OK_2);
+    let (outcome, stats) = run_info(ExtractConfig::default(), &info, &script);
+    assert_eq!(
+        summarize(&outcome.records),
+        [
+            "req 0 GET /a head=31 body=0 stored=31 t=1000..1000",
+            "req 1 GET /b head=37 body=0 stored=37 t=3000..3000",
+            "resp 1 200 \"OK\" head=38 body=2 stored=40 lat=1000/1000",
+        ]
+    );
+    assert_eq!((stats.responses, stats.unanswered), (1, 1));
+}

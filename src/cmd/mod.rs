@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod man;
 pub mod merge;
 pub mod record;
+pub mod replay;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Classify, Status};
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
         Command::Compare(args) => compare::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Replay(args) => replay::run(*args),
     }
 }
 
@@ -42,6 +44,9 @@ pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option
         return Some(e.status());
     }
     if let Some(e) = cause.downcast_ref::<crate::compare::GateError>() {
+        return Some(e.status());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::replay::ReplayError>() {
         return Some(e.status());
     }
     None

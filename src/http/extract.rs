@@ -16,11 +16,16 @@
 //!   cause), and every one left without a final response is counted as unanswered.
 //!
 //! Pairing: a response answers the oldest unanswered request sent before the response began (a
-//! request first seen after it cannot be its request: the response is an orphan). After a gap on
-//! the server side, answers may have been lost: on a connection that never pipelined, the next
-//! response answers the newest request sent before it; on a pipelining one, a lost response start
-//! costs the oldest request its answer. Times are capture times, not delivery order, so a
-//! reassembler that holds segments back does not shift pairing.
+//! request first seen after it cannot be its request: the response is an orphan). Delivery order
+//! is not capture order: a request whose segments came out of order is delivered after the
+//! responses that answer it. So a response that no delivered request answers, while no request
+//! captured after it was seen, waits (at most 16 responses and 64 KiB per connection): the next
+//! request head decides it (it answers that request if captured before it, else it was an
+//! orphan), as does the end of the client's direction. After a gap on the server side, or
+//! server bytes that did not frame, answers may have been lost: on a connection that never
+//! pipelined, the next response answers the newest request sent before it; on a pipelining one, a
+//! response start lost in a gap costs the oldest request its answer. Times are capture times, not
+//! delivery order, so a reassembler that holds segments back does not shift pairing.
 //!
 //! Resynchronisation (mid-stream pickup, after a gap or bytes that do not frame) looks for a start
 //! line at line beginnings and at the first byte of each delivery (a new segment often begins a
@@ -91,10 +96,10 @@ pub struct ExtractStats {
     pub resync_skipped_bytes: u64,
     /// Heads or bodies that did not frame once a connection was known to be HTTP.
     pub framing_errors: u64,
-    /// Connections given up as not HTTP: another protocol or binary from the first payload of a
-    /// connection seen from its SYN, no message start within `max_head` bytes (64 × `max_head`
-    /// for connections picked up mid-stream, which may be inside a large body), or none by the
-    /// close.
+    /// Connections given up as not HTTP: another protocol or binary from the client's first
+    /// payload on a connection seen from its SYN, no message start within `max_head` bytes
+    /// (64 × `max_head` for connections picked up mid-stream, which may be inside a large body),
+    /// or none by the close.
     pub non_http_conns: u64,
     /// Connections that started with TLS.
     pub tls_conns: u64,
@@ -217,6 +222,12 @@ pub struct HttpConn {
     /// Records waiting for their request to be emitted.
     held: VecDeque<Held>,
     held_bytes: usize,
+    /// Complete responses that no delivered request answers yet, oldest first: their request may
+    /// still come (see [`Pair::Deferred`]).
+    deferred: VecDeque<(Msg, Bytes)>,
+    deferred_bytes: usize,
+    /// Capture time of the newest request head's first byte.
+    last_request_ts: Option<u64>,
     /// A gap on the server side since the last response began.
     server_gap: bool,
     /// That gap swallowed the start of a response.
@@ -306,6 +317,12 @@ enum Pair {
     Final(u32, u64),
     /// A final response with no request; it takes this index.
     Orphan(u32),
+    /// A response no delivered request answers, though every request delivered so far was
+    /// captured before it: its request may be one reassembly still holds back (its segments came
+    /// out of order) or one captured later in the file though earlier in time. Decided when a
+    /// request head comes (it answers that request, or was an orphan if the request is newer),
+    /// when the client's direction ends, or when too many responses wait.
+    Deferred,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -411,6 +428,9 @@ impl HttpConn {
             last_emitted: None,
             held: VecDeque::new(),
             held_bytes: 0,
+            deferred: VecDeque::new(),
+            deferred_bytes: 0,
+            last_request_ts: None,
             server_gap: false,
             server_lost_head: false,
             pipelined: false,
@@ -459,12 +479,19 @@ impl HttpConn {
                 self.give_up();
                 return Interest::Skip;
             }
-            let side = &self.sides[d];
-            if cx.info.handshake_seen && side.offset == 0 && !self.starts_like_http(cx, d, bytes) {
-                cx.stats.non_http_conns += 1;
-                self.give_up();
-                return Interest::Skip;
-            }
+        }
+        // From the SYN on, the client's first bytes must begin HTTP. A responder that speaks
+        // first is scanned like a stream picked up midway (bounded by the probe limit): in a
+        // capture whose file order is not time order, an answer can come before its request.
+        let from_initiator = d == ix(Dir::FromInitiator);
+        if cx.info.handshake_seen
+            && from_initiator
+            && self.sides[d].offset == 0
+            && !self.starts_like_http(cx, d, bytes)
+        {
+            cx.stats.non_http_conns += 1;
+            self.give_up();
+            return Interest::Skip;
         }
         self.sides[d].offset += bytes.len() as u64;
         self.process(cx, d, ts, bytes);
@@ -593,13 +620,16 @@ impl HttpConn {
                 self.end_direction(cx, d, trunc, fin);
             }
         }
+        self.decide_deferred(cx, true);
         self.flush_held(cx);
         cx.stats.unanswered += self.pending.len() as u64;
         self.pending.clear();
     }
 
     fn buffered(&self) -> usize {
-        self.sides.iter().map(|s| s.store.len()).sum::<usize>() + self.held_bytes
+        self.sides.iter().map(|s| s.store.len()).sum::<usize>()
+            + self.held_bytes
+            + self.deferred_bytes
     }
 
     // ----- the per-direction loop -----
@@ -702,6 +732,11 @@ impl HttpConn {
                 }
             }
         }
+        if skipped > 0 && want == Some(Side::Response) {
+            // Bytes that did not frame may have held answers: pair the next response as after
+            // a gap.
+            self.server_gap = true;
+        }
         self.count_skipped(cx, skipped);
         if self.skipped {
             return &[];
@@ -748,7 +783,7 @@ impl HttpConn {
         }
     }
 
-    /// Whether the connection's first payload can begin HTTP (from the SYN on, it must at once).
+    /// Whether a side's first payload can begin HTTP (from the SYN on, the client's must at once).
     fn starts_like_http(&self, cx: &Cx<'_>, d: usize, bytes: &[u8]) -> bool {
         let start = bytes
             .iter()
@@ -972,57 +1007,43 @@ impl HttpConn {
     fn on_head(&mut self, cx: &mut Cx<'_>, d: usize, role: Side, head: Head) {
         match role {
             Side::Request => {
-                let index = self.next_index;
-                self.next_index = self.next_index.saturating_add(1);
-                let Some(msg) = self.sides[d].msg.as_mut() else {
+                let Some(first_ts) = self.sides[d].msg.as_ref().map(|m| m.first_ts) else {
                     return;
                 };
-                msg.index = Some(index);
+                self.last_request_ts =
+                    Some(self.last_request_ts.map_or(first_ts, |t| t.max(first_ts)));
+                // Waiting responses captured before this request were orphans: they take their
+                // indexes before it.
+                self.decide_deferred(cx, false);
+                let index = self.next_index;
+                self.next_index = self.next_index.saturating_add(1);
+                if let Some(msg) = self.sides[d].msg.as_mut() {
+                    msg.index = Some(index);
+                }
                 let expects_body = !matches!(head.body, BodyKind::None | BodyKind::Length(0));
                 self.pending.push_back(Pending {
                     index,
-                    first_ts: msg.first_ts,
+                    first_ts,
                     ctx: head.request_context(),
                     expect_continue: head.expect_continue && expects_body,
                     got_continue: false,
                     upgrade: head.upgrade,
                 });
+                // The rest answer this request, or still wait.
+                self.decide_deferred(cx, false);
             }
             Side::Response => {
                 let status = head.status().unwrap_or(0);
                 let tunnel = head.body == BodyKind::Tunnel;
                 let first_ts = self.sides[d].msg.as_ref().map_or(0, |m| m.first_ts);
-                let answers = self.answerable(first_ts).is_some();
-                let pair = if status / 100 == 1 && !tunnel {
-                    match self.pending.front_mut().filter(|_| answers) {
-                        Some(target) => {
-                            target.got_continue |= status == 100;
-                            Pair::Interim(Some((target.index, target.first_ts)))
-                        }
-                        None => Pair::Interim(None),
-                    }
+                let pair = if tunnel {
+                    // HTTP ends here: nothing may wait past it.
+                    self.decide_deferred(cx, true);
+                    self.pair_response(cx, status, tunnel, first_ts)
+                } else if self.may_defer(first_ts) {
+                    Pair::Deferred
                 } else {
-                    let target = if answers {
-                        self.pending.pop_front()
-                    } else {
-                        None
-                    };
-                    match target {
-                        Some(target) => {
-                            if target.expect_continue && !target.got_continue {
-                                self.expect_cut(cx, target.index);
-                            }
-                            if target.upgrade && !tunnel {
-                                self.release_hold = true;
-                            }
-                            Pair::Final(target.index, target.first_ts)
-                        }
-                        None => {
-                            let index = self.next_index;
-                            self.next_index = self.next_index.saturating_add(1);
-                            Pair::Orphan(index)
-                        }
-                    }
+                    self.pair_response(cx, status, tunnel, first_ts)
                 };
                 if let Some(msg) = self.sides[d].msg.as_mut() {
                     msg.pair = pair;
@@ -1030,6 +1051,96 @@ impl HttpConn {
                 }
             }
         }
+    }
+
+    /// The request a response with `status` beginning at `first_ts` answers, now: the oldest
+    /// unanswered one sent before it, else none (an orphan, or a 1xx to nothing).
+    fn pair_response(&mut self, cx: &mut Cx<'_>, status: u16, tunnel: bool, first_ts: u64) -> Pair {
+        let answers = self.answerable(first_ts).is_some();
+        if status / 100 == 1 && !tunnel {
+            return match self.pending.front_mut().filter(|_| answers) {
+                Some(target) => {
+                    target.got_continue |= status == 100;
+                    Pair::Interim(Some((target.index, target.first_ts)))
+                }
+                None => Pair::Interim(None),
+            };
+        }
+        let target = if answers {
+            self.pending.pop_front()
+        } else {
+            None
+        };
+        match target {
+            Some(target) => {
+                if target.expect_continue && !target.got_continue {
+                    self.expect_cut(cx, target.index);
+                }
+                if target.upgrade && !tunnel {
+                    self.release_hold = true;
+                }
+                Pair::Final(target.index, target.first_ts)
+            }
+            None => {
+                let index = self.next_index;
+                self.next_index = self.next_index.saturating_add(1);
+                Pair::Orphan(index)
+            }
+        }
+    }
+
+    /// Whether a response beginning at `first_ts` waits for its request: no delivered request
+    /// answers it, none was captured after it, and the client can still send; or responses
+    /// already wait (they are decided in wire order).
+    fn may_defer(&self, first_ts: u64) -> bool {
+        let client_open = self
+            .client
+            .is_some_and(|c| self.sides[c].mode != Mode::Done);
+        client_open && (!self.deferred.is_empty() || self.undecided(first_ts))
+    }
+
+    /// No delivered request answers a response beginning at `first_ts`, and none came after it.
+    fn undecided(&self, first_ts: u64) -> bool {
+        self.answerable(first_ts).is_none() && self.last_request_ts.is_none_or(|t| t <= first_ts)
+    }
+
+    /// Decides the waiting responses that can be decided (all of them with `force`), oldest
+    /// first, then the response in progress if it waits.
+    fn decide_deferred(&mut self, cx: &mut Cx<'_>, force: bool) {
+        while let Some((msg, _)) = self.deferred.front() {
+            if !force && self.undecided(msg.first_ts) {
+                return;
+            }
+            self.decide_oldest(cx);
+        }
+        let Some(server) = self.client.map(|c| 1 - c) else {
+            return;
+        };
+        let waiting = self.sides[server]
+            .msg
+            .as_ref()
+            .filter(|m| m.pair == Pair::Deferred)
+            .map(|m| (m.first_ts, m.head.and_then(|h| h.status()).unwrap_or(0)));
+        if let Some((first_ts, status)) = waiting {
+            if force || !self.undecided(first_ts) {
+                let pair = self.pair_response(cx, status, false, first_ts);
+                if let Some(msg) = self.sides[server].msg.as_mut() {
+                    msg.pair = pair;
+                }
+            }
+        }
+    }
+
+    /// Pairs the oldest waiting response as things stand (with a request, or as an orphan) and
+    /// emits it.
+    fn decide_oldest(&mut self, cx: &mut Cx<'_>) {
+        let Some((mut msg, bytes)) = self.deferred.pop_front() else {
+            return;
+        };
+        self.deferred_bytes = self.deferred_bytes.saturating_sub(bytes.len());
+        let status = msg.head.and_then(|h| h.status()).unwrap_or(0);
+        msg.pair = self.pair_response(cx, status, false, msg.first_ts);
+        self.emit_response(cx, &msg, bytes);
     }
 
     /// The server gave a final status to an `Expect: 100-continue` request before any body byte
@@ -1111,12 +1222,22 @@ impl HttpConn {
     }
 
     fn emit_response(&mut self, cx: &mut Cx<'_>, msg: &Msg, bytes: Bytes) {
+        if msg.pair == Pair::Deferred {
+            self.deferred_bytes += bytes.len();
+            self.deferred.push_back((msg.clone(), bytes));
+            while self.deferred.len() > MAX_DEFERRED
+                || (self.deferred_bytes > MAX_DEFERRED_BYTES && !self.deferred.is_empty())
+            {
+                self.decide_oldest(cx);
+            }
+            return;
+        }
         let (index, request, interim) = match msg.pair {
             Pair::Interim(Some((i, t))) => (i, Some((i, t)), true),
             Pair::Interim(None) => (self.next_index, None, true),
             Pair::Final(i, t) => (i, Some((i, t)), false),
             Pair::Orphan(i) => (i, None, false),
-            Pair::None => return,
+            Pair::None | Pair::Deferred => return,
         };
         if let Pair::Final(..) = msg.pair {
             // The next request went out before this response was over: the client pipelines.
@@ -1270,6 +1391,10 @@ impl HttpConn {
         side.store.clear();
         side.msg = None;
         side.mode = Mode::Done;
+        if self.client == Some(d) {
+            // No request can come any more: the responses waiting for one are orphans.
+            self.decide_deferred(cx, true);
+        }
     }
 
     /// ExpectSkip mode: the client's next bytes are either a new request or the body the server
@@ -1352,6 +1477,14 @@ impl HttpConn {
         self.process(cx, c, ts, &held);
     }
 }
+
+/// Most complete responses that wait for their request on one connection (see
+/// [`Pair::Deferred`]); beyond it the oldest is decided as things stand.
+const MAX_DEFERRED: usize = 16;
+
+/// Most bytes of complete responses waiting for their request on one connection; beyond it the
+/// oldest is decided as things stand, so a one-sided capture holds little.
+const MAX_DEFERRED_BYTES: usize = 64 * 1024;
 
 /// Longest known method and its space: how many bytes decide whether the bytes after an
 /// `Expect: 100-continue` request answered early are a new request or the unasked-for body.

@@ -2,8 +2,6 @@
 //! one-line summary of each record, so tests compare whole outputs exactly.
 #![allow(dead_code)]
 
-pub mod pcap;
-
 use reel::exchange::Record;
 use reel::http::drive::{self, Event, Outcome};
 use reel::http::framing::{RequestHead, ResponseHead};

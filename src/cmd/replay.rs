@@ -1,0 +1,528 @@
+//! `reel replay`: the flags as typed, validated into a [`ReplayConfig`], then the run and its summary.
+// The flags' doc comments are clap's help text, shown verbatim: `[:PORT]` and URLs are not links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+
+use crate::cli::{JsonArg, parse_duration};
+use crate::exit::{Status, usage};
+use crate::filter::FilterArgs;
+use crate::replay::plan::plan;
+use crate::replay::schedule::Schedule;
+use crate::replay::{
+    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, Rewrites, Shard, Targets,
+    safety, target,
+};
+
+const AFTER_HELP: &str = "\
+Examples:
+  reel replay prod.reel --target http://staging.internal:8080
+  reel replay prod.reel --target http://staging:8080 --speed 2x --results run1.reel --json=run1.json
+  reel replay prod.reel --target https://staging:8443 --ca-file staging-ca.pem --rewrite-host
+  reel replay a.reel b.reel --target-map api.example.com=http://api-staging:8080 \\
+      --target-map img.example.com=http://img-staging:8080 --read-only
+  reel replay prod.reel --target http://staging:8080 --rate 500/s --duration 5m --loop --warmup 30s
+  reel replay prod.reel --target http://staging:8080 --rate max --concurrency 64 --limit 1000000
+  reel replay prod.reel --target http://staging:8080 --shard 2/8 --start-at 2025-06-01T12:00:00Z
+  reel replay prod.reel --target http://staging:8080 --dry-run --limit 20
+  reel replay prod.reel --target http://staging:8080 --json | jq .staging.latency_ms
+
+Latency is measured from each request's intended send time (coordinated omission corrected);
+service time from its first byte written; lag is first byte written minus intended time.
+--rate and --limit apply to each replayer (each shard). Exit status: 0 done, 2 bad flag or input
+file, 3 runtime failure. Failed requests (refused, timeout, reset, TLS, malformed) are counted and
+never stop the run.";
+
+/// Arguments of `reel replay`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Logs to replay (several are merged by time, connection ids kept unique).
+    #[arg(required = true, value_name = "LOG.reel")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Where to send requests: http://HOST[:PORT] or https://HOST[:PORT].
+    ///
+    /// Example: --target http://staging.internal:8080
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// Send requests whose recorded Host is HOST to URL (repeatable; others go to --target, or are
+    /// skipped without one).
+    ///
+    /// Example: --target-map api.example.com=http://api-staging:8080
+    #[arg(long = "target-map", value_name = "HOST=URL")]
+    pub target_map: Vec<String>,
+
+    /// Accept any TLS certificate from https targets (self-signed staging).
+    ///
+    /// Example: --target https://staging:8443 --insecure
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Also trust the CA certificates in this PEM file for https targets.
+    ///
+    /// Example: --ca-file /etc/ssl/staging-ca.pem
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Set the Host header to the target's host[:port] (recorded Host otherwise kept).
+    ///
+    /// Example: --rewrite-host
+    #[arg(long)]
+    pub rewrite_host: bool,
+
+    /// Set a header field: replaces the first field of that name in place (later ones removed),
+    /// or adds it last (repeatable).
+    ///
+    /// Example: --set-header 'X-Replay: reel'
+    #[arg(long = "set-header", value_name = "NAME: VALUE")]
+    pub set_header: Vec<String>,
+
+    /// Remove every field of this name (repeatable).
+    ///
+    /// Example: --remove-header Cookie
+    #[arg(long = "remove-header", value_name = "NAME")]
+    pub remove_header: Vec<String>,
+
+    /// Rewrite the request-target: every match of REGEX is replaced ($1 for groups; repeatable,
+    /// applied in order).
+    ///
+    /// Example: --rewrite-url '^/api/v1/=>/api/v2/'
+    #[arg(long = "rewrite-url", value_name = "REGEX=>REPLACEMENT")]
+    pub rewrite_url: Vec<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub filter: FilterArgs,
+
+    /// Keep recorded timing, scaled: 2x sends twice as fast, 0.5x half as fast.
+    ///
+    /// Example: --speed 2x
+    #[arg(long, value_name = "FACTOR", conflicts_with = "rate")]
+    pub speed: Option<String>,
+
+    /// Send at a constant rate (N/s, N/m, N/h), or `max`: as fast as --concurrency allows.
+    ///
+    /// Example: --rate 500/s
+    #[arg(long, value_name = "N/s|max")]
+    pub rate: Option<String>,
+
+    /// Pool size for --connections pool (and --rate max).
+    ///
+    /// Example: --concurrency 64
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+
+    /// `mirror`: each recorded connection over one keep-alive connection, in recorded order,
+    /// pipelined where it was (default; not with --rate max). `pool`: a shared pool of
+    /// --concurrency connections (default with --rate max).
+    ///
+    /// Example: --connections pool
+    #[arg(long, value_name = "MODE", value_parser = ["mirror", "pool"])]
+    pub connections: Option<String>,
+
+    /// Mirror mode: most connections open at once; beyond it the least recently used is closed.
+    ///
+    /// Example: --max-connections 2000
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Time allowed to open a connection (TCP and TLS).
+    ///
+    /// Example: --connect-timeout 2s
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub connect_timeout: String,
+
+    /// Time allowed from a request's first byte written to the end of its response; a timeout
+    /// counts as a latency equal to it, and as an error.
+    ///
+    /// Example: --timeout 10s
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub timeout: String,
+
+    /// Stop after N requests (this replayer's).
+    ///
+    /// Example: --limit 10000
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Stop scheduling requests this long after the start.
+    ///
+    /// Example: --duration 10m
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Start over at the end of the log (until --duration, --limit or Ctrl-C).
+    ///
+    /// Example: --loop --duration 1h
+    #[arg(long = "loop")]
+    pub looping: bool,
+
+    /// Requests intended within this long of the start are sent but left out of statistics.
+    ///
+    /// Example: --warmup 30s
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+
+    /// Send only shard I of N (I from 0, e.g. Kubernetes' JOB_COMPLETION_INDEX): connections (or
+    /// requests, with --shard-by request) whose xxh3-64 hash mod N is I.
+    ///
+    /// Example: --shard 0/4
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// What --shard splits: `connection` (default: keeps connections whole) or `request`.
+    ///
+    /// Example: --shard-by request
+    #[arg(long, value_name = "WHAT", value_parser = ["connection", "request"], default_value = "connection")]
+    pub shard_by: String,
+
+    /// The schedule's zero, shared by all shards: RFC 3339 or Unix seconds. Waits until then.
+    ///
+    /// Example: --start-at 2025-06-01T12:00:00Z
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+
+    /// Replay even though a target is a production server or Host found in the log (the first
+    /// 100 000 records are scanned).
+    ///
+    /// Example: --allow-production-target
+    #[arg(long)]
+    pub allow_production_target: bool,
+
+    /// Print one line per request that would be sent (offset, method, URL, connection), send nothing.
+    ///
+    /// Example: --dry-run --limit 50
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write one result record per request (staging status, times, bytes, error, with the
+    /// production fields) to this log.
+    ///
+    /// Example: --results staging-run.reel
+    #[arg(long, value_name = "FILE.reel")]
+    pub results: Option<PathBuf>,
+
+    /// Threads running connections (default: the number of CPUs).
+    ///
+    /// Example: --io-threads 4
+    #[arg(long, value_name = "N")]
+    pub io_threads: Option<usize>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: JsonArg,
+}
+
+/// Bytes of each response body kept in `--results` (after the whole head).
+const KEEP_BODY: usize = 1024;
+
+fn duration_flag(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    parse_duration(text).map_err(|e| usage(flag, e))
+}
+
+/// Parses `--start-at`: RFC 3339 (`2025-06-01T12:00:00Z`) or Unix seconds (`1748779200.5`).
+pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_rfc3339_weak(t).map_err(|_| {
+        format!("expected RFC 3339 (2025-06-01T12:00:00Z) or Unix seconds, got {text:?}")
+    })
+}
+
+/// Parses `--shard I/N`.
+pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected I/N with 0 <= I < N, got {text:?}");
+    let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
+    let i: u32 = i.trim().parse().map_err(|_| bad())?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Validates the flags into a configuration (errors name the flag, exit 2).
+pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
+    let targets = Targets::new(args.target.as_deref(), &args.target_map)
+        .map_err(|(flag, problem)| usage(flag, problem))?;
+    let rewrites = Rewrites::new(
+        args.rewrite_host,
+        &args.set_header,
+        &args.remove_header,
+        &args.rewrite_url,
+    )?;
+    let filter = args.filter.build()?;
+    let pacing = match (&args.speed, &args.rate) {
+        (Some(s), _) => Pacing::parse_speed(s).map_err(|e| usage("--speed", e))?,
+        (None, Some(r)) => Pacing::parse_rate(r).map_err(|e| usage("--rate", e))?,
+        (None, None) => Pacing::Speed(1.0),
+    };
+    let mode = match (args.connections.as_deref(), pacing) {
+        (Some("mirror"), Pacing::Max) => {
+            return Err(usage(
+                "--connections",
+                "mirror does not go with --rate max (use pool, the default there)",
+            ));
+        }
+        (Some("pool"), _) | (None, Pacing::Max) => ConnMode::Pool,
+        _ => ConnMode::Mirror,
+    };
+    if args.concurrency == 0 || args.concurrency > 100_000 {
+        return Err(usage("--concurrency", "expected 1 to 100000"));
+    }
+    if args.max_connections == 0 {
+        return Err(usage("--max-connections", "expected at least 1"));
+    }
+    let (index, count) = match &args.shard {
+        Some(s) => parse_shard(s).map_err(|e| usage("--shard", e))?,
+        None => (0, 1),
+    };
+    let start_at = args
+        .start_at
+        .as_deref()
+        .map(|s| parse_start_at(s).map_err(|e| usage("--start-at", e)))
+        .transpose()?;
+    let timeout = duration_flag("--timeout", &args.timeout)?;
+    let connect_timeout = duration_flag("--connect-timeout", &args.connect_timeout)?;
+    if timeout.is_zero() {
+        return Err(usage("--timeout", "must be more than 0"));
+    }
+    if connect_timeout.is_zero() {
+        return Err(usage("--connect-timeout", "must be more than 0"));
+    }
+    let rules = PaceRules {
+        limit: args.limit,
+        duration: args
+            .duration
+            .as_deref()
+            .map(|d| duration_flag("--duration", d))
+            .transpose()?,
+        warmup: args
+            .warmup
+            .as_deref()
+            .map(|d| duration_flag("--warmup", d))
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    if args.ca_file.is_some() && args.insecure {
+        return Err(usage("--ca-file", "has no use with --insecure"));
+    }
+    let io_threads = args
+        .io_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
+    Ok(ReplayConfig {
+        plan: PlanConfig {
+            inputs: args.inputs.clone(),
+            filter,
+            rewrites,
+            targets,
+            shard: Shard {
+                index,
+                count,
+                by_request: args.shard_by == "request",
+            },
+            looping: args.looping,
+            max_planned: match (pacing, rules.duration) {
+                (Pacing::Rate(r), Some(d)) => {
+                    let n = (r * d.as_secs_f64()).ceil() as u64;
+                    Some(rules.limit.map_or(n, |l| l.min(n)))
+                }
+                _ => rules.limit,
+            },
+            max_log_offset_ns: match (pacing, rules.duration) {
+                (Pacing::Speed(f), Some(d)) => Some((d.as_nanos() as f64 * f) as u64),
+                _ => None,
+            },
+        },
+        pacing,
+        mode,
+        concurrency: args.concurrency,
+        max_connections: args.max_connections,
+        rules,
+        connect_timeout,
+        timeout,
+        tls: None,
+        results: args.results.clone(),
+        keep_body: KEEP_BODY,
+        start_at,
+        progress: Progress::auto(),
+        io_threads,
+    })
+}
+
+/// Runs `reel replay`.
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    let mut config = config(&args)?;
+    if args.dry_run {
+        return dry_run(&config, &args);
+    }
+    for t in &mut config.plan.targets.list {
+        t.resolve()?;
+    }
+    if !args.allow_production_target {
+        let prod = safety::scan(&config.plan.inputs)?;
+        safety::check(&config.plan.targets.list, &prod)?;
+    }
+    if config.plan.targets.list.iter().any(|t| t.tls) {
+        config.tls = Some(Arc::new(target::tls_config(
+            args.insecure,
+            args.ca_file.as_deref(),
+        )?));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let summary = crate::replay::run(config, stop)?;
+    let mut human = args.json.human();
+    human
+        .write_all(summary.human().as_bytes())
+        .context("stdout")?;
+    human.flush().context("stdout")?;
+    args.json.emit(&summary.to_json())?;
+    Ok(Status::Success)
+}
+
+/// `--dry-run`: what would be sent, one line per request, nothing sent.
+fn dry_run(config: &ReplayConfig, args: &Args) -> anyhow::Result<Status> {
+    let mut out = std::io::BufWriter::new(args.json.human());
+    let mut schedule = Schedule::new(config.pacing);
+    let mut n = 0u64;
+    let mut failure: Option<std::io::Error> = None;
+    let stats = plan(&config.plan, |p| {
+        if config.rules.limit.is_some_and(|l| n >= l) {
+            return false;
+        }
+        let offset = schedule.next_offset(&p);
+        if let (Some(o), Some(d)) = (offset, config.rules.duration) {
+            if o >= d {
+                return false;
+            }
+        }
+        n += 1;
+        let target = crate::http::framing::RequestHead::parse(&p.bytes)
+            .map(|h| h.target_str().into_owned())
+            .unwrap_or_else(|_| p.path.clone());
+        let url = config
+            .plan
+            .targets
+            .list
+            .get(p.target)
+            .map_or("", |t| t.url.as_str());
+        let when = offset.map_or_else(|| "-".to_owned(), |o| format!("+{:.6}s", o.as_secs_f64()));
+        let mut flags = String::new();
+        if p.pipelined {
+            flags.push_str(" pipelined");
+        }
+        if p.expect_unsent {
+            flags.push_str(" expect-unsent");
+        }
+        if let Err(e) = writeln!(
+            out,
+            "{when} {} {url}{target} conn {} #{} ({} bytes){flags}",
+            p.method,
+            p.conn,
+            p.index,
+            p.bytes.len()
+        ) {
+            failure = Some(e);
+            return false;
+        }
+        true
+    })?;
+    if let Some(e) = failure {
+        return Err(anyhow::Error::from(e).context("stdout"));
+    }
+    writeln!(
+        out,
+        "dry run: {n} requests would be sent, {} skipped",
+        stats.skipped.total()
+    )
+    .context("stdout")?;
+    out.flush().context("stdout")?;
+    Ok(Status::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> anyhow::Result<ReplayConfig> {
+        let mut argv = vec!["reel", "replay", "x.reel"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::Cli::try_parse_from(argv).map_err(anyhow::Error::from)?;
+        match cli.command {
+            crate::cli::Command::Replay(a) => config(&a),
+            _ => unreachable!(),
+        }
+    }
+
+    fn flag_of(e: &anyhow::Error) -> String {
+        format!("{e:#}")
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn defaults_are_mirror_at_recorded_speed() {
+        let c = parse(&["--target", "http://s:8080"]).unwrap();
+        assert_eq!(c.pacing, Pacing::Speed(1.0));
+        assert_eq!(c.mode, ConnMode::Mirror);
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.plan.shard, Shard::default());
+        let c = parse(&["--target", "http://s", "--rate", "max"]).unwrap();
+        assert_eq!((c.pacing, c.mode), (Pacing::Max, ConnMode::Pool));
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        for (args, flag) in [
+            (vec!["--rate", "fast"], "--rate"),
+            (vec!["--speed", "0"], "--speed"),
+            (vec!["--shard", "4/4"], "--shard"),
+            (vec!["--start-at", "tomorrow"], "--start-at"),
+            (vec!["--timeout", "soon"], "--timeout"),
+            (
+                vec!["--rate", "max", "--connections", "mirror"],
+                "--connections",
+            ),
+            (vec!["--rewrite-url", "nope"], "--rewrite-url"),
+            (vec!["--path", "("], "--path"),
+        ] {
+            let mut a = vec!["--target", "http://s"];
+            a.extend(args);
+            let e = parse(&a).unwrap_err();
+            assert_eq!(flag_of(&e), flag, "{e:#}");
+            assert_eq!(crate::exit::classify(&e), Status::BadInput);
+        }
+        let e = parse(&[]).unwrap_err();
+        assert_eq!(flag_of(&e), "--target");
+    }
+
+    #[test]
+    fn shard_and_start_at_parse() {
+        assert_eq!(parse_shard("2/8"), Ok((2, 8)));
+        assert!(parse_shard("8/8").is_err());
+        assert!(parse_shard("1/0").is_err());
+        assert_eq!(
+            parse_start_at("1700000000.5"),
+            Ok(SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_500))
+        );
+        assert_eq!(
+            parse_start_at("2023-11-14T22:13:20Z"),
+            Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+    }
+}

@@ -1,0 +1,527 @@
+//! Wiring a run: threads, runtimes, channels and their bounds.
+//!
+//! ```text
+//! plan thread ──Planned ×64 (16)──► pace thread ──Job──► connection tasks ──Outcome (4096)──► sink thread
+//! (read, join, filter,            (one scheduler,     (tokio runtime,       (histograms, results log)
+//!  shard, rewrite)                 precise clock)      mirror: 64 per conn; pool: --concurrency)
+//! ```
+//!
+//! Every channel is bounded, so memory does not grow with the log: a slow staging fills the job
+//! queues, the pacer waits on them (and lag shows it), the planner waits on the pacer.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::runtime::Handle;
+use tokio::sync::{Mutex, mpsc};
+use tokio::time::Instant;
+
+use crate::exchange::{Counters, Meta, Record};
+use crate::log::CreateOptions;
+
+use super::ReplayError;
+use super::client::{ConnCtx, Epoch, JobSource, Live, Outcome, run_connection};
+use super::plan::{PlanConfig, PlanStats, plan};
+use super::schedule::{
+    Dispatch, Job, PaceRules, Pacing, PreciseClock, TokioClock, pace, tighten_timer_slack,
+};
+use super::stats::{Stats, Summary};
+
+/// How requests are spread over connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnMode {
+    /// Each recorded connection over one keep-alive connection, requests in recorded order.
+    Mirror,
+    /// A shared pool of `--concurrency` connections.
+    Pool,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing.
+    Quiet,
+    /// An indicatif bar (stderr is a terminal).
+    Bar,
+    /// A plain line every few seconds on stderr.
+    Lines,
+}
+
+impl Progress {
+    /// A bar on a terminal, plain lines otherwise.
+    pub fn auto() -> Progress {
+        if std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Lines
+        }
+    }
+}
+
+/// A validated replay configuration.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// What to send.
+    pub plan: PlanConfig,
+    /// How fast.
+    pub pacing: Pacing,
+    /// Over which connections.
+    pub mode: ConnMode,
+    /// Pool size (`--concurrency`).
+    pub concurrency: usize,
+    /// Mirror mode: at most this many connections open at once (the least recently used is closed).
+    pub max_connections: usize,
+    /// Stop rules.
+    pub rules: PaceRules,
+    /// `--connect-timeout`.
+    pub connect_timeout: Duration,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// TLS client configuration when a target is https.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// `--results FILE.reel`.
+    pub results: Option<PathBuf>,
+    /// Bytes of each response body kept in results.
+    pub keep_body: usize,
+    /// `--start-at`: the shared clock's zero.
+    pub start_at: Option<SystemTime>,
+    /// Progress display.
+    pub progress: Progress,
+    /// tokio worker threads for connections.
+    pub io_threads: usize,
+}
+
+/// Connections queued per mirrored connection before the scheduler waits.
+const MIRROR_QUEUE: usize = 64;
+/// Outcomes queued for the sink.
+const RESULTS_QUEUE: usize = 4096;
+/// Batches of planned requests queued between the planner and the scheduler.
+const PLAN_QUEUE: usize = 16;
+/// Planned requests per batch.
+const PLAN_BATCH: usize = 64;
+
+/// Mirror mode: one task per recorded connection (and `--loop` iteration), the least recently
+/// used closed beyond `max`.
+struct Mirror {
+    handle: Handle,
+    ctx: Arc<ConnCtx>,
+    conns: HashMap<(u64, u32), (mpsc::Sender<Job>, u64)>,
+    lru: VecDeque<((u64, u32), u64)>,
+    stamp: u64,
+    max: usize,
+}
+
+impl Dispatch for Mirror {
+    async fn dispatch(&mut self, job: Job) -> bool {
+        let key = (job.planned.conn, job.planned.iteration);
+        self.stamp += 1;
+        let stamp = self.stamp;
+        if !self.conns.contains_key(&key) {
+            while self.conns.len() >= self.max {
+                let Some((old, s)) = self.lru.pop_front() else {
+                    break;
+                };
+                if self.conns.get(&old).is_some_and(|(_, cur)| *cur == s) {
+                    self.conns.remove(&old);
+                }
+            }
+            let (tx, rx) = mpsc::channel(MIRROR_QUEUE);
+            self.handle
+                .spawn(run_connection(self.ctx.clone(), JobSource::Own(rx), None));
+            self.conns.insert(key, (tx, stamp));
+        }
+        let Some((tx, s)) = self.conns.get_mut(&key) else {
+            return true;
+        };
+        *s = stamp;
+        let tx = tx.clone();
+        self.lru.push_back((key, stamp));
+        if self.lru.len() > 4 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.lru
+                .retain(|(k, s)| conns.get(k).is_some_and(|(_, cur)| cur == s));
+        }
+        // A task that ended (it never does before its queue closes) only loses this job.
+        let _ = tx.send(job).await;
+        true
+    }
+}
+
+/// Pool mode: one shared queue.
+struct Pool(mpsc::Sender<Job>);
+
+impl Dispatch for Pool {
+    async fn dispatch(&mut self, job: Job) -> bool {
+        self.0.send(job).await.is_ok()
+    }
+}
+
+/// Runs a replay to the end (or until `stop` is set) and returns its summary.
+pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, ReplayError> {
+    let run_start = std::time::Instant::now();
+    let mut writer = match &config.results {
+        Some(path) => {
+            let mut w = crate::log::create(path, CreateOptions::default())?;
+            w.write(&Record::Meta(Meta {
+                host: hostname(),
+                sources: config
+                    .plan
+                    .inputs
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                tool_version: env!("CARGO_PKG_VERSION").into(),
+                start_ns: Epoch::now().ns(Instant::now()),
+                command: "replay".into(),
+                ..Meta::default()
+            }))?;
+            Some(w)
+        }
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_threads.max(1))
+        .thread_name("reel-replay-io")
+        .enable_all()
+        .build()
+        .map_err(ReplayError::Runtime)?;
+    let epoch = Epoch::now();
+    let start = config.start_at.map(|at| {
+        let ns = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        epoch.instant(ns)
+    });
+    let live = Arc::new(Live::default());
+    let (results_tx, mut results_rx) = mpsc::channel::<Outcome>(RESULTS_QUEUE);
+    let shard = (config.plan.shard.index, config.plan.shard.count);
+    let targets: Vec<_> = config.plan.targets.list.clone();
+    let ctx = Arc::new(ConnCtx {
+        targets: Arc::new(targets.clone()),
+        tls: config.tls.clone().map(tokio_rustls::TlsConnector::from),
+        connect_timeout: config.connect_timeout,
+        timeout: config.timeout,
+        results: results_tx,
+        live: live.clone(),
+        keep_body: config.results.as_ref().map(|_| config.keep_body),
+        epoch,
+        shard,
+    });
+
+    // Ctrl-C stops the schedule; what is in flight finishes (bounded by --timeout).
+    {
+        let stop = stop.clone();
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+
+    // Sink: statistics and the results log.
+    let timeout = config.timeout;
+    let sink = std::thread::Builder::new()
+        .name("reel-replay-sink".into())
+        .spawn(move || {
+            let mut stats = Stats::new(timeout);
+            let mut failure = None;
+            // Polled, not parked: senders then never pay a cross-thread wakeup per result.
+            loop {
+                let o = match results_rx.try_recv() {
+                    Ok(o) => o,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                };
+                stats.record(&o);
+                if failure.is_none() {
+                    if let Some(w) = writer.as_mut() {
+                        if let Err(e) = w.write(&Record::Result(o.result)) {
+                            failure = Some(e);
+                        }
+                    }
+                }
+            }
+            (stats, writer, failure)
+        })
+        .map_err(ReplayError::Runtime)?;
+
+    // Planner.
+    let (plan_tx, mut plan_rx) = mpsc::channel(PLAN_QUEUE);
+    let plan_config = config.plan.clone();
+    let planner = std::thread::Builder::new()
+        .name("reel-replay-plan".into())
+        .spawn(move || {
+            // Batches: one wakeup of the scheduler per PLAN_BATCH requests, not per request.
+            let mut batch = Vec::with_capacity(PLAN_BATCH);
+            let stats = plan(&plan_config, |p| {
+                batch.push(p);
+                batch.len() < PLAN_BATCH
+                    || plan_tx
+                        .blocking_send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(PLAN_BATCH),
+                        ))
+                        .is_ok()
+            });
+            if !batch.is_empty() {
+                let _ = plan_tx.blocking_send(batch);
+            }
+            stats
+        })
+        .map_err(ReplayError::Runtime)?;
+
+    // Scheduler: on a thread of its own with its precise clock when it paces; inside the I/O
+    // runtime with --rate max (nothing to wait for, and jobs reach workers without a thread hop).
+    let handle = runtime.handle().clone();
+    let rules = config.rules;
+    let pacing = config.pacing;
+    let mode = config.mode;
+    let concurrency = config.concurrency.max(1);
+    let max_connections = config.max_connections.max(1);
+    let pacer_ctx = ctx.clone();
+    // Pool connections open before the first request is due (to the default target, or the only
+    // one), so connecting does not show as lag.
+    let preconnect = config
+        .plan
+        .targets
+        .default
+        .or((targets.len() == 1).then_some(0));
+    let pacer_stop = stop.clone();
+    drop(ctx);
+    if pacing == Pacing::Max {
+        let (tx, rx) = mpsc::channel(concurrency);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..concurrency {
+            handle.spawn(run_connection(
+                pacer_ctx.clone(),
+                JobSource::Shared(rx.clone()),
+                preconnect,
+            ));
+        }
+        drop(pacer_ctx);
+        let pacer = runtime.spawn(async move {
+            let mut d = Pool(tx);
+            pace(
+                &TokioClock,
+                start,
+                pacing,
+                rules,
+                &pacer_stop,
+                &mut plan_rx,
+                &mut d,
+            )
+            .await
+        });
+        let sink_done = || sink.is_finished();
+        show_progress(&config, &live, &|| pacer.is_finished() && sink_done());
+        let released = runtime
+            .block_on(pacer)
+            .map_err(|_| ReplayError::Panicked("scheduler"))?;
+        return finish(
+            config, runtime, run_start, live, planner, sink, released, shard, &targets,
+        );
+    }
+    let pacer = std::thread::Builder::new()
+        .name("reel-replay-pace".into())
+        .spawn(move || -> Result<u64, std::io::Error> {
+            tighten_timer_slack();
+            let local = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()?;
+            let stop = &*pacer_stop;
+            Ok(local.block_on(async move {
+                match mode {
+                    ConnMode::Mirror => {
+                        let mut d = Mirror {
+                            handle,
+                            ctx: pacer_ctx,
+                            conns: HashMap::new(),
+                            lru: VecDeque::new(),
+                            stamp: 0,
+                            max: max_connections,
+                        };
+                        pace(
+                            &PreciseClock,
+                            start,
+                            pacing,
+                            rules,
+                            stop,
+                            &mut plan_rx,
+                            &mut d,
+                        )
+                        .await
+                    }
+                    ConnMode::Pool => {
+                        let (tx, rx) = mpsc::channel(concurrency);
+                        let rx = Arc::new(Mutex::new(rx));
+                        for _ in 0..concurrency {
+                            handle.spawn(run_connection(
+                                pacer_ctx.clone(),
+                                JobSource::Shared(rx.clone()),
+                                preconnect,
+                            ));
+                        }
+                        drop(pacer_ctx);
+                        let mut d = Pool(tx);
+                        pace(
+                            &PreciseClock,
+                            start,
+                            pacing,
+                            rules,
+                            stop,
+                            &mut plan_rx,
+                            &mut d,
+                        )
+                        .await
+                    }
+                }
+            }))
+        })
+        .map_err(ReplayError::Runtime)?;
+
+    show_progress(&config, &live, &|| {
+        pacer.is_finished() && sink.is_finished()
+    });
+    let released = pacer
+        .join()
+        .map_err(|_| ReplayError::Panicked("scheduler"))?
+        .map_err(ReplayError::Runtime)?;
+    finish(
+        config, runtime, run_start, live, planner, sink, released, shard, &targets,
+    )
+}
+
+type SinkOut = (
+    Stats,
+    Option<crate::log::Writer>,
+    Option<crate::log::LogError>,
+);
+
+/// Waits for the planner and the sink, closes the results log, builds the summary.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    config: ReplayConfig,
+    runtime: tokio::runtime::Runtime,
+    run_start: std::time::Instant,
+    live: Arc<Live>,
+    planner: std::thread::JoinHandle<Result<PlanStats, crate::log::LogError>>,
+    sink: std::thread::JoinHandle<SinkOut>,
+    released: u64,
+    shard: (u32, u32),
+    targets: &[super::target::Target],
+) -> Result<Summary, ReplayError> {
+    let plan_stats: PlanStats = planner
+        .join()
+        .map_err(|_| ReplayError::Panicked("planner"))??;
+    let (stats, writer, failure) = sink.join().map_err(|_| ReplayError::Panicked("sink"))?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let duration = run_start.elapsed();
+    let summary = Summary {
+        released,
+        plan: plan_stats,
+        duration,
+        connections: live.connects.load(Ordering::Relaxed),
+        shard,
+        targets: targets.iter().map(|t| t.url.clone()).collect(),
+        results: config.results.as_ref().map(|p| p.display().to_string()),
+        stats,
+    };
+    if let Some(w) = writer {
+        let s = &summary.stats;
+        w.finish(Counters {
+            end_ns: Epoch::now().ns(Instant::now()),
+            values: vec![
+                ("sent".into(), s.sent),
+                ("completed".into(), s.completed),
+                ("errors".into(), s.error_total()),
+                ("skipped".into(), summary.plan.skipped.total()),
+                ("warmup".into(), s.warmup),
+            ],
+        })?;
+    }
+    Ok(summary)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Shows progress until the scheduler and the sink are done.
+fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
+    let started = std::time::Instant::now();
+    let bar = (config.progress == Progress::Bar).then(|| {
+        // Known ends: --limit (by requests) or --duration (by seconds); else a spinner.
+        let (bar, template) = match (config.rules.limit, config.rules.duration) {
+            (Some(n), _) => (
+                indicatif::ProgressBar::new(n),
+                "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}",
+            ),
+            (None, Some(d)) => (
+                indicatif::ProgressBar::new(d.as_secs().max(1)),
+                "{spinner} {elapsed_precise} [{bar:30}] ETA {eta} {msg}",
+            ),
+            (None, None) => (
+                indicatif::ProgressBar::new_spinner(),
+                "{spinner} {elapsed_precise} {msg}",
+            ),
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar
+    });
+    let mut last_line = std::time::Instant::now();
+    let mut last_sent = 0u64;
+    let mut last_at = std::time::Instant::now();
+    while !done() {
+        std::thread::sleep(Duration::from_millis(100));
+        let sent = live.sent.load(Ordering::Relaxed);
+        let ok = live.ok.load(Ordering::Relaxed);
+        let errors = live.errors.load(Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        match (&bar, config.progress) {
+            (Some(bar), _) => {
+                let rate = (sent - last_sent) as f64 / (now - last_at).as_secs_f64().max(1e-3);
+                if now - last_at >= Duration::from_secs(1) {
+                    last_sent = sent;
+                    last_at = now;
+                }
+                bar.set_position(match config.rules.limit {
+                    Some(_) => sent,
+                    None => (now - started).as_secs(),
+                });
+                let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
+                bar.set_message(format!(
+                    "sent {sent}  ok {ok}  errors {errors}  {rate:.0} req/s  lag max {lag:.2} ms"
+                ));
+            }
+            (None, Progress::Lines) if now - last_line >= Duration::from_secs(5) => {
+                let rate = (sent - last_sent) as f64 / (now - last_line).as_secs_f64();
+                let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
+                eprintln!(
+                    "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s, lag max {lag:.2} ms)",
+                    (now - started).as_secs_f64()
+                );
+                last_sent = sent;
+                last_line = now;
+            }
+            _ => {}
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,368 @@
+//! The declared rewrites (`--rewrite-host`, `--set-header`, `--remove-header`, `--rewrite-url`),
+//! applied surgically to a request's head bytes: every other byte — header order, name case,
+//! repeated fields, line endings, odd request-targets, the body — stays as recorded.
+//!
+//! The head is walked as lines (it was already framed when recorded); a field is a line that
+//! does not start with a space or tab plus its obsolete-fold continuation lines. Order of
+//! application: removals, then `--set-header` in the order given, then the Host, then the URL.
+
+use bytes::{Bytes, BytesMut};
+use regex::bytes::Regex;
+
+use crate::exit::usage;
+
+/// The rewrites of a run, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Rewrites {
+    /// `--rewrite-host`: Host set to the target's authority.
+    pub host: bool,
+    /// `--set-header 'Name: value'`, in order.
+    pub set: Vec<(String, Vec<u8>)>,
+    /// `--remove-header Name`.
+    pub remove: Vec<String>,
+    /// `--rewrite-url 'REGEX=>REPLACEMENT'`, applied in order to the request-target.
+    pub url: Vec<(Regex, Vec<u8>)>,
+}
+
+fn token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl Rewrites {
+    /// Validates the flags; errors name the flag (exit status 2).
+    pub fn new(
+        host: bool,
+        set: &[String],
+        remove: &[String],
+        url: &[String],
+    ) -> anyhow::Result<Rewrites> {
+        let mut r = Rewrites {
+            host,
+            ..Rewrites::default()
+        };
+        for s in set {
+            let Some((name, value)) = s.split_once(':') else {
+                return Err(usage(
+                    "--set-header",
+                    format!("expected 'Name: value', got {s:?}"),
+                ));
+            };
+            let name = name.trim();
+            if !token(name) {
+                return Err(usage("--set-header", format!("bad field name {name:?}")));
+            }
+            let value = value.trim();
+            if value.bytes().any(|b| b == b'\r' || b == b'\n') {
+                return Err(usage("--set-header", "the value may not hold a line break"));
+            }
+            r.set.push((name.to_owned(), value.as_bytes().to_vec()));
+        }
+        for name in remove {
+            if !token(name.trim()) {
+                return Err(usage("--remove-header", format!("bad field name {name:?}")));
+            }
+            r.remove.push(name.trim().to_owned());
+        }
+        for u in url {
+            let Some((re, rep)) = u.split_once("=>") else {
+                return Err(usage(
+                    "--rewrite-url",
+                    format!("expected 'REGEX=>REPLACEMENT', got {u:?}"),
+                ));
+            };
+            let re = Regex::new(re)
+                .map_err(|e| usage("--rewrite-url", format!("bad regex {re:?}: {e}")))?;
+            if rep.bytes().any(|b| b == b' ' || b == b'\r' || b == b'\n') {
+                return Err(usage(
+                    "--rewrite-url",
+                    "the replacement may not hold spaces or line breaks",
+                ));
+            }
+            r.url.push((re, rep.as_bytes().to_vec()));
+        }
+        Ok(r)
+    }
+
+    /// True when no rewrite was declared: requests go out as recorded, without a copy.
+    pub fn is_empty(&self) -> bool {
+        !self.host && self.set.is_empty() && self.remove.is_empty() && self.url.is_empty()
+    }
+
+    /// The request's bytes after the rewrites. `head_len` is the recorded head's length;
+    /// `authority` the target's (for `--rewrite-host`). Returns the input itself (no copy) when
+    /// nothing changes. Never panics: a `head_len` past the end is clamped.
+    pub fn apply(&self, bytes: &Bytes, head_len: usize, authority: &str) -> Bytes {
+        if self.is_empty() {
+            return bytes.clone();
+        }
+        let head_len = head_len.min(bytes.len());
+        let (head, body) = bytes.split_at(head_len);
+        let lines = split_lines(head);
+        let Some((request_line, rest)) = lines.split_first() else {
+            return bytes.clone();
+        };
+        let eol: &[u8] = if request_line.ends_with(b"\r\n") {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
+        // Fields: (lines, name). The final empty line (if any) is kept apart.
+        let (fields_lines, end) = match rest.split_last() {
+            Some((last, fl)) if is_blank(last) => (fl, Some(*last)),
+            _ => (rest, None),
+        };
+        let mut fields: Vec<Field> = Vec::new();
+        for line in fields_lines {
+            match (line.first(), fields.last_mut()) {
+                (Some(b' ' | b'\t'), Some(f)) => f.lines.push(Piece::Old(line)),
+                _ => fields.push(Field::old(line)),
+            }
+        }
+        fields.retain(|f| !self.remove.iter().any(|n| f.named(n)));
+        for (name, value) in &self.set {
+            set_field(&mut fields, name, value, eol, false);
+        }
+        if self.host {
+            set_field(&mut fields, "Host", authority.as_bytes(), eol, true);
+        }
+        let mut out = BytesMut::with_capacity(bytes.len() + 64);
+        out.extend_from_slice(&self.rewrite_request_line(request_line));
+        for f in &fields {
+            for piece in &f.lines {
+                match piece {
+                    Piece::Old(l) => out.extend_from_slice(l),
+                    Piece::New(l) => out.extend_from_slice(l),
+                }
+            }
+        }
+        if let Some(end) = end {
+            out.extend_from_slice(end);
+        }
+        out.extend_from_slice(body);
+        out.freeze()
+    }
+
+    fn rewrite_request_line(&self, line: &[u8]) -> Vec<u8> {
+        if self.url.is_empty() {
+            return line.to_vec();
+        }
+        let content_end = line.len() - line_ending_len(line);
+        let content = &line[..content_end];
+        let Some(first) = content.iter().position(|&b| b == b' ') else {
+            return line.to_vec();
+        };
+        let after = &content[first + 1..];
+        // The version follows the last space when it looks like one; else the target runs to the end.
+        let target_end = match after.iter().rposition(|&b| b == b' ') {
+            Some(i) if after[i + 1..].starts_with(b"HTTP/") => i,
+            _ => after.len(),
+        };
+        let mut target = after[..target_end].to_vec();
+        for (re, rep) in &self.url {
+            target = re.replace_all(&target, rep.as_slice()).into_owned();
+        }
+        let mut out = Vec::with_capacity(line.len() + target.len());
+        out.extend_from_slice(&content[..=first]);
+        out.extend_from_slice(&target);
+        out.extend_from_slice(&after[target_end..]);
+        out.extend_from_slice(&line[content_end..]);
+        out
+    }
+}
+
+enum Piece<'a> {
+    Old(&'a [u8]),
+    New(Vec<u8>),
+}
+
+struct Field<'a> {
+    lines: Vec<Piece<'a>>,
+}
+
+impl<'a> Field<'a> {
+    fn old(line: &'a [u8]) -> Field<'a> {
+        Field {
+            lines: vec![Piece::Old(line)],
+        }
+    }
+
+    fn name(&self) -> &[u8] {
+        let first: &[u8] = match self.lines.first() {
+            Some(Piece::Old(l)) => l,
+            Some(Piece::New(l)) => l,
+            None => b"",
+        };
+        let end = first.iter().position(|&b| b == b':').unwrap_or(first.len());
+        first[..end].trim_ascii()
+    }
+
+    fn named(&self, name: &str) -> bool {
+        self.name().eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+/// Sets `name` to `value`: the first field of that name keeps its place and its name's case and
+/// line ending, later ones are removed; with none, a new field is added (first when `front`, else
+/// last).
+fn set_field(fields: &mut Vec<Field<'_>>, name: &str, value: &[u8], eol: &[u8], front: bool) {
+    match fields.iter().position(|f| f.named(name)) {
+        Some(i) => {
+            let old_name = fields[i].name().to_vec();
+            let ending: Vec<u8> = match fields[i].lines.first() {
+                Some(Piece::Old(l)) => l[l.len() - line_ending_len(l)..].to_vec(),
+                _ => eol.to_vec(),
+            };
+            let mut line = old_name;
+            line.extend_from_slice(b": ");
+            line.extend_from_slice(value);
+            line.extend_from_slice(&ending);
+            fields[i].lines = vec![Piece::New(line)];
+            let mut n = 0;
+            fields.retain(|f| {
+                n += 1;
+                n - 1 <= i || !f.named(name)
+            });
+        }
+        None => {
+            let mut line = name.as_bytes().to_vec();
+            line.extend_from_slice(b": ");
+            line.extend_from_slice(value);
+            line.extend_from_slice(eol);
+            let field = Field {
+                lines: vec![Piece::New(line)],
+            };
+            if front {
+                fields.insert(0, field);
+            } else {
+                fields.push(field);
+            }
+        }
+    }
+}
+
+fn line_ending_len(line: &[u8]) -> usize {
+    if line.ends_with(b"\r\n") {
+        2
+    } else if line.ends_with(b"\n") {
+        1
+    } else {
+        0
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line == b"\r\n" || line == b"\n"
+}
+
+/// Lines with their endings (the last one may lack one).
+fn split_lines(head: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, &b) in head.iter().enumerate() {
+        if b == b'\n' {
+            lines.push(&head[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < head.len() {
+        lines.push(&head[start..]);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQ: &[u8] = b"GET /api/v1/users/7?x=1 HTTP/1.1\r\nhost: prod.example\r\nX-Dup: 1\r\nAccept: */*\r\nX-Dup: 2\r\nCookie: a=1\r\n\r\nBODY";
+
+    fn apply(r: &Rewrites, bytes: &[u8]) -> Vec<u8> {
+        let b = Bytes::copy_from_slice(bytes);
+        let head_len = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(bytes.len(), |p| p + 4);
+        r.apply(&b, head_len, "staging:8080").to_vec()
+    }
+
+    #[test]
+    fn no_rewrite_is_the_same_buffer() {
+        let r = Rewrites::default();
+        let b = Bytes::from_static(REQ);
+        let out = r.apply(&b, 10, "x");
+        assert_eq!(out.as_ptr(), b.as_ptr());
+    }
+
+    #[test]
+    fn host_keeps_name_case_and_place() {
+        let r = Rewrites::new(true, &[], &[], &[]).unwrap();
+        assert_eq!(
+            apply(&r, REQ),
+            b"GET /api/v1/users/7?x=1 HTTP/1.1\r\nhost: staging:8080\r\nX-Dup: 1\r\nAccept: */*\r\nX-Dup: 2\r\nCookie: a=1\r\n\r\nBODY"
+        );
+        // HTTP/1.0 without a Host gets one, first.
+        assert_eq!(
+            apply(&r, b"GET / HTTP/1.0\nAccept: */*\n\n"),
+            b"GET / HTTP/1.0\nHost: staging:8080\nAccept: */*\n\n"
+        );
+    }
+
+    #[test]
+    fn set_replaces_first_removes_later_or_appends() {
+        let r = Rewrites::new(
+            false,
+            &["x-dup: 9".into(), "X-New: yes".into()],
+            &["cookie".into()],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            apply(&r, REQ),
+            b"GET /api/v1/users/7?x=1 HTTP/1.1\r\nhost: prod.example\r\nX-Dup: 9\r\nAccept: */*\r\nX-New: yes\r\n\r\nBODY"
+        );
+    }
+
+    #[test]
+    fn remove_takes_folded_lines_with_it() {
+        let r = Rewrites::new(false, &[], &["X-Fold".into()], &[]).unwrap();
+        assert_eq!(
+            apply(&r, b"GET / HTTP/1.1\r\nX-Fold: a\r\n  b\r\nHost: h\r\n\r\n"),
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn url_rewrites_only_the_target() {
+        let r = Rewrites::new(
+            false,
+            &[],
+            &[],
+            &["^/api/v1/=>/api/v2/".into(), r"users/(\d+)=>u/$1".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            apply(&r, REQ)[..30].to_vec(),
+            b"GET /api/v2/u/7?x=1 HTTP/1.1\r\n".to_vec()[..30].to_vec()
+        );
+        assert!(apply(&r, REQ).ends_with(b"Cookie: a=1\r\n\r\nBODY"));
+        // HTTP/0.9 line: the target runs to the end of the line.
+        assert_eq!(apply(&r, b"GET /api/v1/x\r\n"), b"GET /api/v2/x\r\n");
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        for (set, remove, url, flag) in [
+            (vec!["nocolon".to_owned()], vec![], vec![], "--set-header"),
+            (vec!["A B: c".to_owned()], vec![], vec![], "--set-header"),
+            (vec![], vec!["a:b".to_owned()], vec![], "--remove-header"),
+            (vec![], vec![], vec!["(=>x".to_owned()], "--rewrite-url"),
+            (vec![], vec![], vec!["abc".to_owned()], "--rewrite-url"),
+        ] {
+            let e = Rewrites::new(false, &set, &remove, &url).unwrap_err();
+            assert!(format!("{e:#}").starts_with(flag), "{e:#}");
+        }
+    }
+}
