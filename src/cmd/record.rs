@@ -13,7 +13,7 @@
 //! endpoints), then `--limit`. A request left out takes its responses with it. Redaction comes
 //! last, on the records that are kept.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +29,7 @@ use crate::cli::{JsonArg, parse_duration, parse_size};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::{BadInput, Classify, Status, usage};
 use crate::extract::{Extraction, ExtractionConfig};
+use crate::filter::{Filter, FilterArgs};
 use crate::http::ExtractConfig;
 use crate::log::WriterConfig;
 use crate::log::rotate::{FinishedFile, OpenError, OutputFlags, OutputPlan, RotatingWriter};
@@ -149,6 +150,10 @@ pub struct Args {
     /// so several nodes sampling at once keep the same ones), e.g. 10 or 2.5%.
     #[arg(long, value_name = "PCT", value_parser = parse_percent)]
     pub sample: Option<f64>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: FilterArgs,
 
     /// Stop after N requests (their responses are still awaited).
     #[arg(long, value_name = "N")]
@@ -284,11 +289,20 @@ pub fn sample_keeps(a: SocketAddr, b: SocketAddr, per_million: u64) -> bool {
     xxhash_rust::xxh3::xxh3_64(&key) % 1_000_000 < per_million
 }
 
+/// Requests left out by the filters whose final response has not come yet, remembered at most
+/// (the oldest are forgotten: a response that comes later than that is written without its request).
+const MAX_DROPPED_KEYS: usize = 1 << 16;
+
 /// `--sample` and the request filters, with what they left out.
 #[derive(Default)]
 struct Selection {
     /// `--sample` as parts per million of connections.
     sample_per_million: Option<u64>,
+    /// `--method`, `--path`, `--exclude-path`, `--header`; `None` when none was given.
+    filter: Option<Filter>,
+    /// Requests left out by the filter whose final response has not come yet.
+    dropped: HashSet<(u64, u32)>,
+    dropped_order: VecDeque<(u64, u32)>,
     sampled_out_requests: u64,
     sampled_out_records: u64,
     filtered_requests: u64,
@@ -297,7 +311,7 @@ struct Selection {
 
 impl Selection {
     fn active(&self) -> bool {
-        self.sample_per_million.is_some()
+        self.sample_per_million.is_some() || self.filter.is_some()
     }
 
     fn sampled(&self, record: &Record) -> bool {
@@ -315,7 +329,27 @@ impl Selection {
         ends.is_none_or(|(a, b)| sample_keeps(a, b, per_million))
     }
 
-    /// Whether to keep a record (before `--limit`).
+    fn remember_dropped(&mut self, key: (u64, u32)) {
+        if self.dropped.insert(key) {
+            self.dropped_order.push_back(key);
+        }
+        while self.dropped.len() > MAX_DROPPED_KEYS {
+            match self.dropped_order.pop_front() {
+                Some(old) => {
+                    self.dropped.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Keys answered since are still queued: compact once they are most of the queue.
+        if self.dropped_order.len() > 2 * self.dropped.len() + 1024 {
+            let live = &self.dropped;
+            self.dropped_order.retain(|k| live.contains(k));
+        }
+    }
+
+    /// Whether to keep a record (before `--limit`): whole connections by `--sample`, then
+    /// requests by the filter, with the responses of the requests left out.
     fn keep(&mut self, record: &Record) -> bool {
         if !self.sampled(record) {
             self.sampled_out_records += 1;
@@ -324,7 +358,38 @@ impl Selection {
             }
             return false;
         }
-        true
+        let Some(filter) = &self.filter else {
+            return true;
+        };
+        match record {
+            Record::Request(m) => {
+                if filter.keeps_bytes(&m.bytes) {
+                    return true;
+                }
+                self.filtered_requests += 1;
+                self.remember_dropped((m.conn, m.index));
+                false
+            }
+            Record::Response(r) => {
+                let key = (r.message.conn, r.message.index);
+                if self.dropped.remove(&key) {
+                    self.filtered_responses += 1;
+                    return false;
+                }
+                true
+            }
+            Record::Interim(r) => {
+                let dropped = self.dropped.contains(&(r.message.conn, r.message.index));
+                self.filtered_responses += u64::from(dropped);
+                !dropped
+            }
+            // A response whose request was not captured cannot be judged: left out.
+            Record::Orphan(_) => {
+                self.filtered_responses += 1;
+                false
+            }
+            _ => true,
+        }
     }
 
     fn counters(&self) -> [(&'static str, u64); 4] {
@@ -829,6 +894,27 @@ fn common(args: &Args, live: bool) -> anyhow::Result<Common> {
         notes.push(format!(
             "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
         ));
+    }
+    let filter = args.select.build()?;
+    if !filter.is_empty() {
+        let mut flags = Vec::new();
+        let s = &args.select;
+        flags.extend(s.methods.iter().map(|m| format!("--method {m}")));
+        if s.read_only {
+            flags.push("--read-only".to_string());
+        }
+        flags.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
+        flags.extend(
+            s.exclude_paths
+                .iter()
+                .map(|p| format!("--exclude-path {p:?}")),
+        );
+        flags.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
+        notes.push(format!(
+            "requests selected by {}; the others and their responses are left out (counted in select.*)",
+            flags.join(" ")
+        ));
+        selection.filter = Some(filter);
     }
     let redactor = args.redact.build().map_err(classified)?;
     if let Some(r) = &redactor {
@@ -1410,10 +1496,12 @@ impl Summary {
             self.get("tls_connections"),
             self.get("upgraded_connections"),
         ));
-        if args.sample.is_some() {
+        if args.sample.is_some() || !args.select.build().is_ok_and(|f| f.is_empty()) {
             lines.push(format!(
-                "selection: {} requests left out by --sample, {} requests written",
+                "selection: {} requests left out by --sample, {} by the filters (and {} responses), {} requests written",
                 self.get("sampled_out_requests"),
+                self.get("filtered_requests"),
+                self.get("filtered_responses"),
                 self.get("requests_written"),
             ));
         }
@@ -1612,5 +1700,78 @@ mod tests {
             live_filter(&[80], Some("host 10.0.0.5")),
             "(tcp and (port 80)) and (host 10.0.0.5)"
         );
+    }
+
+    fn message(conn: u64, index: u32, bytes: &[u8]) -> crate::exchange::Message {
+        crate::exchange::Message {
+            conn,
+            index,
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+            first_ts_ns: 1,
+            last_ts_ns: 1,
+            bytes: bytes::Bytes::copy_from_slice(bytes),
+            head_len: bytes.len() as u32,
+            body_len: 0,
+            truncation: None,
+            external_id: None,
+        }
+    }
+
+    fn response(conn: u64, index: u32) -> crate::exchange::Response {
+        crate::exchange::Response {
+            message: message(conn, index, b"HTTP/1.1 200 OK\r\n\r\n"),
+            status: 200,
+            latency_ns: Some(1),
+            latency_last_ns: Some(1),
+        }
+    }
+
+    #[test]
+    fn filtered_requests_take_their_responses_with_them() {
+        let filter = FilterArgs {
+            exclude_paths: vec!["^/health".into()],
+            ..FilterArgs::default()
+        }
+        .build()
+        .unwrap();
+        let mut s = Selection {
+            filter: Some(filter),
+            ..Selection::default()
+        };
+        let health = b"GET /health HTTP/1.1\r\n\r\n";
+        let api = b"GET /api/x HTTP/1.1\r\n\r\n";
+        let kept: Vec<bool> = [
+            Record::Request(message(1, 0, health)),
+            Record::Interim(response(1, 0)),
+            Record::Response(response(1, 0)),
+            Record::Request(message(1, 1, api)),
+            Record::Response(response(1, 1)),
+            Record::Orphan(response(2, 0)),
+        ]
+        .iter()
+        .map(|r| s.keep(r))
+        .collect();
+        assert_eq!(kept, [false, false, false, true, true, false]);
+        assert_eq!(
+            s.counters(),
+            [
+                ("sampled_out_requests", 0),
+                ("sampled_out_records", 0),
+                ("filtered_requests", 1),
+                ("filtered_responses", 3),
+            ]
+        );
+        assert!(s.dropped.is_empty(), "answered keys are forgotten");
+    }
+
+    #[test]
+    fn dropped_keys_stay_bounded() {
+        let mut s = Selection::default();
+        for i in 0..(MAX_DROPPED_KEYS as u32 + 10) {
+            s.remember_dropped((1, i));
+        }
+        assert_eq!(s.dropped.len(), MAX_DROPPED_KEYS);
+        assert!(!s.dropped.contains(&(1, 0)) && s.dropped.contains(&(1, 10)));
     }
 }
