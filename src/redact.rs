@@ -45,30 +45,30 @@ pub struct RedactArgs {
     /// Replace the value of header field NAME with a keyed hash (repeatable).
     ///
     /// Example: --redact-header X-Api-Key
-    #[arg(long = "redact-header", value_name = "NAME")]
+    #[arg(id = "redact_headers", long = "redact-header", value_name = "NAME")]
     pub headers: Vec<String>,
 
     /// Replace the value of cookie NAME in Cookie and Set-Cookie with a keyed hash (repeatable).
     ///
     /// Example: --redact-cookie session
-    #[arg(long = "redact-cookie", value_name = "NAME")]
+    #[arg(id = "redact_cookies", long = "redact-cookie", value_name = "NAME")]
     pub cookies: Vec<String>,
 
     /// Replace the value of query or form parameter NAME with a keyed hash (repeatable).
     ///
     /// Example: --redact-param token
-    #[arg(long = "redact-param", value_name = "NAME")]
+    #[arg(id = "redact_params", long = "redact-param", value_name = "NAME")]
     pub params: Vec<String>,
 
     /// Redact Authorization, Proxy-Authorization, and every Cookie and Set-Cookie value.
-    #[arg(long = "redact-default")]
+    #[arg(id = "redact_default", long = "redact-default")]
     pub default: bool,
 
     /// Key for the keyed hash (at least 16 bytes; trailing whitespace ignored), so that equal
     /// secrets hash equal across restarts. Without it, a random key is made for the run.
     ///
     /// Example: --redact-key-file /etc/reel/redaction.key
-    #[arg(long = "redact-key-file", value_name = "FILE")]
+    #[arg(id = "redact_key_file", long = "redact-key-file", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
 }
 

@@ -1774,4 +1774,30 @@ mod tests {
         assert_eq!(s.dropped.len(), MAX_DROPPED_KEYS);
         assert!(!s.dropped.contains(&(1, 0)) && s.dropped.contains(&(1, 10)));
     }
+
+    #[test]
+    fn flags_of_flattened_groups_stay_apart() {
+        use clap::{CommandFactory, Parser};
+        crate::cli::Cli::command().debug_assert();
+        let cli = crate::cli::Cli::parse_from([
+            "reel",
+            "record",
+            "-i",
+            "eth0",
+            "-o",
+            "x.reel",
+            "--redact-header",
+            "X-Api-Key",
+            "--header",
+            "Accept: json",
+            "--path",
+            "^/api",
+        ]);
+        let crate::cli::Command::Record(args) = cli.command else {
+            panic!("not record");
+        };
+        assert_eq!(args.redact.headers, ["X-Api-Key"]);
+        assert_eq!(args.select.headers, ["Accept: json"]);
+        assert_eq!(args.select.paths, ["^/api"]);
+    }
 }
