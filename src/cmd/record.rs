@@ -794,7 +794,6 @@ fn writer_loop(
             Some(ToWriter::Snapshot(values)) => snapshot = values,
             Some(ToWriter::Finish(counters)) => {
                 writer.finish_current(counters)?;
-                figures.files_finished.inc();
                 break;
             }
             Some(ToWriter::Abort) => {
@@ -805,17 +804,19 @@ fn writer_loop(
         }
         let now = SystemTime::now();
         if writer.due(now) {
+            // Finished (synced, renamed) on a thread of its own; the next file opens now.
             writer.finish_current(Counters {
                 end_ns: now_ns(),
                 values: snapshot.clone(),
             })?;
-            figures.files_finished.inc();
             let next = file_meta(&meta, writer, writer.files_opened() + 1, run_start);
             writer.open(now, next).map_err(open_error)?;
         }
         writer.flush_if_due()?;
+        figures.files_finished.add(writer.poll_finished()? as u64);
         figures.bytes_written.set(writer.bytes_written());
     }
+    figures.files_finished.add(writer.wait_finished()? as u64);
     figures.bytes_written.set(writer.bytes_written());
     Ok(writer.finished().to_vec())
 }

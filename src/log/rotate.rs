@@ -20,14 +20,18 @@
 //!   finished files of the pattern in its directory (names the pattern and a sequence number can
 //!   produce, starting with the `.reel` magic, never a `.part`), the oldest by modification time
 //!   are deleted until at most N remain and they take at most SIZE together.
+//! - A file is finished (its last block written, synced to disk, renamed) and retention applied on
+//!   a thread of its own, in order, so a slow `fsync` never holds up the next file's records.
 //! - Connection ids count on across the files of one run, so an exchange cut by a rotation (its
 //!   request in one file, its response in the next) joins by `(conn, index)` when the files are
 //!   read in order.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use chrono::format::{Item, Pad, StrftimeItems};
@@ -344,6 +348,7 @@ pub struct RotatingWriter {
     finished_bytes: u64,
     finished: Vec<FinishedFile>,
     deleted: Vec<PathBuf>,
+    closer: Option<Closer>,
     /// The last name pattern expansion and the sequence number it got: a name is never used
     /// twice in a run, even after retention deleted the first file of that name.
     last_sequence: Option<(PathBuf, u32)>,
@@ -362,6 +367,7 @@ impl RotatingWriter {
             finished_bytes: 0,
             finished: Vec::new(),
             deleted: Vec::new(),
+            closer: None,
             last_sequence: None,
         }
     }
@@ -492,14 +498,14 @@ impl RotatingWriter {
             || self.boundary.is_some_and(|b| now >= b)
     }
 
-    /// Finishes the open file with a closing record of `counters` plus `file.*` counts, renames
-    /// it, and applies retention. Returns the finished file.
-    pub fn finish_current(
-        &mut self,
-        mut counters: Counters,
-    ) -> Result<Option<FinishedFile>, LogError> {
+    /// Hands the open file over to be finished with a closing record of `counters` plus `file.*`
+    /// counts: a thread of its own writes the last block, syncs the file to disk, renames it and
+    /// applies retention, so that a slow disk never holds up the records of the next file. What
+    /// it did is collected by [`RotatingWriter::poll_finished`] and
+    /// [`RotatingWriter::wait_finished`].
+    pub fn finish_current(&mut self, mut counters: Counters) -> Result<(), LogError> {
         let Some((writer, path)) = self.current.take() else {
-            return Ok(None);
+            return Ok(());
         };
         counters.values.extend([
             ("file.number".to_string(), self.files_opened),
@@ -508,12 +514,77 @@ impl RotatingWriter {
             ("file.first_ts_ns".to_string(), self.counts.first_ts_ns),
             ("file.last_ts_ns".to_string(), self.counts.last_ts_ns),
         ]);
-        let stats = writer.finish(counters)?;
-        self.finished_bytes += stats.file_bytes;
-        let done = FinishedFile { path, stats };
-        self.finished.push(done.clone());
-        self.apply_retention();
-        Ok(Some(done))
+        let handed = writer.stats().file_bytes;
+        self.finished_bytes += handed;
+        if self.closer.is_none() {
+            self.closer = Some(Closer::start(self.plan.clone())?);
+        }
+        let Some(closer) = self.closer.as_mut() else {
+            return Ok(());
+        };
+        closer.pending.push_back(handed);
+        if let Err(mpsc::SendError((writer, path, counters))) =
+            closer.tx.send((writer, path, counters))
+        {
+            // The closer is gone (it panicked): finish here.
+            closer.pending.pop_back();
+            self.finished_bytes -= handed;
+            let stats = writer.finish(counters)?;
+            self.finished_bytes += stats.file_bytes;
+            self.finished.push(FinishedFile { path, stats });
+            let mut deleted = retention(&self.plan);
+            self.deleted.append(&mut deleted);
+        }
+        Ok(())
+    }
+
+    /// Collects the files finished since the last call (without waiting); the first error a
+    /// finishing met is returned.
+    pub fn poll_finished(&mut self) -> Result<usize, LogError> {
+        self.collect(false)
+    }
+
+    /// Waits until every file handed over is finished (the end of a run).
+    pub fn wait_finished(&mut self) -> Result<usize, LogError> {
+        self.collect(true)
+    }
+
+    fn collect(&mut self, wait: bool) -> Result<usize, LogError> {
+        let Some(closer) = self.closer.as_mut() else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        let mut first_error = None;
+        while !closer.pending.is_empty() {
+            let result = if wait {
+                match closer.results.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            } else {
+                match closer.results.try_recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            };
+            let handed = closer.pending.pop_front().unwrap_or(0);
+            self.finished_bytes -= handed;
+            match result {
+                Ok((file, mut deleted)) => {
+                    self.finished_bytes += file.stats.file_bytes;
+                    self.finished.push(file);
+                    self.deleted.append(&mut deleted);
+                    done += 1;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
     }
 
     /// Gives up the open file: a new file's `.part` is removed (for a run that failed before it
@@ -525,60 +596,119 @@ impl RotatingWriter {
         }
     }
 
-    /// Deletes the oldest finished files of the pattern beyond `--retain-files`/`--retain-size`.
-    /// Failures are warnings: retention never stops a recording.
+    /// Deletes the oldest finished files of the pattern beyond `--retain-files`/`--retain-size`
+    /// (run when a file is finished, and once at the start of a run). Failures are warnings:
+    /// retention never stops a recording.
     pub fn apply_retention(&mut self) {
-        if self.plan.retain_files.is_none() && self.plan.retain_size.is_none() {
-            return;
-        }
-        let Some(re) = self.plan.name_regex() else {
-            return;
-        };
-        let dir = if self.plan.dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            self.plan.dir.as_path()
-        };
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!("retention: cannot list {}: {e}", dir.display());
-                return;
-            }
-        };
-        let mut files: Vec<(SystemTime, String, PathBuf, u64)> = entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if !re.is_match(&name) {
-                    return None;
-                }
-                let meta = entry.metadata().ok()?;
-                if !meta.is_file() || !is_reel(&entry.path()) {
-                    return None;
-                }
-                Some((meta.modified().ok()?, name, entry.path(), meta.len()))
-            })
-            .collect();
-        // Newest first; the oldest are at the end, deleted first.
-        files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
-        let mut total = 0u64;
-        for (i, (_, _, path, len)) in files.into_iter().enumerate() {
-            total += len;
-            let too_many = self.plan.retain_files.is_some_and(|n| i >= n);
-            // The newest file is always kept, even when it alone is over the size.
-            let too_big = i > 0 && self.plan.retain_size.is_some_and(|s| total > s);
-            if too_many || too_big {
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {
-                        tracing::info!("retention: deleted {}", path.display());
-                        self.deleted.push(path);
+        let mut deleted = retention(&self.plan);
+        self.deleted.append(&mut deleted);
+    }
+}
+
+impl Drop for RotatingWriter {
+    fn drop(&mut self) {
+        // Files handed over are finished before the writer goes.
+        let _ = self.wait_finished();
+    }
+}
+
+/// Work for the closer thread: a writer, its final name, its closing counters.
+type Handover = (Writer, PathBuf, Counters);
+/// What the closer thread did with one file.
+type Closed = Result<(FinishedFile, Vec<PathBuf>), LogError>;
+
+/// The thread that finishes files handed over by rotation, in order.
+struct Closer {
+    tx: mpsc::Sender<Handover>,
+    results: mpsc::Receiver<Closed>,
+    /// `file_bytes` of each file handed over and not collected yet, in order.
+    pending: VecDeque<u64>,
+}
+
+impl Closer {
+    fn start(plan: OutputPlan) -> Result<Closer, LogError> {
+        let (tx, rx) = mpsc::channel::<Handover>();
+        let (done_tx, results) = mpsc::channel::<Closed>();
+        let dir = plan.dir.display().to_string();
+        std::thread::Builder::new()
+            .name("reel-closer".into())
+            .spawn(move || {
+                for (writer, path, counters) in rx {
+                    let closed = writer.finish(counters).map(|stats| {
+                        let deleted = retention(&plan);
+                        (FinishedFile { path, stats }, deleted)
+                    });
+                    if done_tx.send(closed).is_err() {
+                        break;
                     }
-                    Err(e) => tracing::warn!("retention: cannot delete {}: {e}", path.display()),
                 }
+            })
+            .map_err(|e| LogError::Io {
+                path: dir,
+                source: e,
+            })?;
+        Ok(Closer {
+            tx,
+            results,
+            pending: VecDeque::new(),
+        })
+    }
+}
+
+/// Deletes the oldest finished files of the plan's pattern beyond its retention; returns them.
+fn retention(plan: &OutputPlan) -> Vec<PathBuf> {
+    let mut deleted = Vec::new();
+    if plan.retain_files.is_none() && plan.retain_size.is_none() {
+        return deleted;
+    }
+    let Some(re) = plan.name_regex() else {
+        return deleted;
+    };
+    let dir = if plan.dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        plan.dir.as_path()
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!("retention: cannot list {}: {e}", dir.display());
+            return deleted;
+        }
+    };
+    let mut files: Vec<(SystemTime, String, PathBuf, u64)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !re.is_match(&name) {
+                return None;
+            }
+            let meta = entry.metadata().ok()?;
+            if !meta.is_file() || !is_reel(&entry.path()) {
+                return None;
+            }
+            Some((meta.modified().ok()?, name, entry.path(), meta.len()))
+        })
+        .collect();
+    // Newest first; the oldest are at the end, deleted first.
+    files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+    let mut total = 0u64;
+    for (i, (_, _, path, len)) in files.into_iter().enumerate() {
+        total += len;
+        let too_many = plan.retain_files.is_some_and(|n| i >= n);
+        // The newest file is always kept, even when it alone is over the size.
+        let too_big = i > 0 && plan.retain_size.is_some_and(|s| total > s);
+        if too_many || too_big {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!("retention: deleted {}", path.display());
+                    deleted.push(path);
+                }
+                Err(e) => tracing::warn!("retention: cannot delete {}: {e}", path.display()),
             }
         }
     }
+    deleted
 }
 
 /// True when the file starts with the `.reel` magic.
@@ -756,16 +886,11 @@ mod tests {
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i);
             names.push(w.open(now, meta()).unwrap());
             w.flush_if_due().unwrap();
-            let done = w.finish_current(Counters::default()).unwrap().unwrap();
-            assert_eq!(done.path, names[i as usize]);
+            w.finish_current(Counters::default()).unwrap();
+            assert_eq!(w.wait_finished().unwrap(), 1);
+            assert_eq!(w.finished().last().unwrap().path, names[i as usize]);
             // Distinct modification times for the retention order.
-            let t = std::fs::FileTimes::new().set_modified(now);
-            File::options()
-                .write(true)
-                .open(&done.path)
-                .unwrap()
-                .set_times(t)
-                .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
         }
         let names: Vec<String> = names
             .iter()
