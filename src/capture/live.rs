@@ -43,7 +43,7 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(2);
 const BATCH_BYTES: usize = 256 << 10;
 /// … or this many frames …
 const BATCH_FRAMES: usize = 512;
-/// … or its first frame is this old (so that a quiet capture still flows).
+/// … or its frames span this much capture time (and whenever the ring is empty).
 const BATCH_AGE: Duration = Duration::from_millis(5);
 /// Without immediate mode, the kernel hands over a block of frames at most this long after its
 /// first frame (libpcap's read timeout, which is TPACKET_V3's block retire timeout on Linux).
@@ -304,7 +304,10 @@ struct Batch {
     linktype: i32,
     data: Vec<u8>,
     slots: Vec<Slot>,
-    first_at: Option<Instant>,
+    /// Capture time of the first frame (the kernel's clock: no clock read per frame here).
+    first_ts_ns: Option<u64>,
+    /// Capture time of the last frame.
+    last_ts_ns: u64,
 }
 
 impl Batch {
@@ -314,7 +317,8 @@ impl Batch {
             linktype,
             data: Vec::new(),
             slots: Vec::new(),
-            first_at: None,
+            first_ts_ns: None,
+            last_ts_ns: 0,
         }
     }
 
@@ -326,7 +330,14 @@ impl Batch {
     fn clear(&mut self) {
         self.data.clear();
         self.slots.clear();
-        self.first_at = None;
+        self.first_ts_ns = None;
+        self.last_ts_ns = 0;
+    }
+
+    /// Capture time between the first and the last frame.
+    fn age_ns(&self) -> u64 {
+        self.first_ts_ns
+            .map_or(0, |first| self.last_ts_ns.saturating_sub(first))
     }
 
     fn full(&self) -> bool {
@@ -416,10 +427,15 @@ impl CaptureThread {
     fn capture(&mut self, mut capture: Capture<Active>) -> Result<(), LiveError> {
         let mut batch = self.shared.take(self.linktype);
         let mut stats_at = Instant::now();
+        // The clock is read when the ring is empty or every 4096 frames, not per frame.
+        let mut since_clock = 0u32;
         while !self.shared.stop.load(Ordering::Relaxed) {
+            let look_at_clock;
             match capture.next_packet() {
                 Ok(packet) => {
                     self.add(&mut batch, &packet);
+                    since_clock += 1;
+                    look_at_clock = since_clock >= 4096;
                     if batch.full() {
                         batch = match self.hand_over(batch) {
                             Handover::Sent => self.shared.take(self.linktype),
@@ -430,7 +446,7 @@ impl CaptureThread {
                             }
                             Handover::Gone => return Ok(()),
                         };
-                    } else if batch.first_at.is_some_and(|t| t.elapsed() >= BATCH_AGE) {
+                    } else if batch.age_ns() >= BATCH_AGE.as_nanos() as u64 {
                         batch = match self.hand_over(batch) {
                             Handover::Sent => self.shared.take(self.linktype),
                             // Not full yet: keep filling it, the queue may have room later.
@@ -450,6 +466,7 @@ impl CaptureThread {
                         };
                     }
                     wait_readable(&capture, POLL_MS);
+                    look_at_clock = true;
                 }
                 Err(e) => {
                     self.read_stats(&mut capture);
@@ -459,9 +476,12 @@ impl CaptureThread {
                     });
                 }
             }
-            if stats_at.elapsed() >= Duration::from_secs(1) {
-                stats_at = Instant::now();
-                self.read_stats(&mut capture);
+            if look_at_clock {
+                since_clock = 0;
+                if stats_at.elapsed() >= Duration::from_secs(1) {
+                    stats_at = Instant::now();
+                    self.read_stats(&mut capture);
+                }
             }
         }
         self.drain(capture, batch)
@@ -498,9 +518,9 @@ impl CaptureThread {
             start: start as u32,
             len: packet.data.len() as u32,
         });
-        if batch.first_at.is_none() {
-            batch.first_at = Some(Instant::now());
-        }
+        let ts_ns = batch.slots.last().map_or(0, |s| s.ts_ns);
+        batch.first_ts_ns.get_or_insert(ts_ns);
+        batch.last_ts_ns = ts_ns;
         self.counters.packets.inc();
         self.counters.bytes.add(packet.data.len() as u64);
     }
