@@ -43,6 +43,9 @@ pub enum Command {
     Man(cmd::man::Args),
     /// Replay a log against staging: faithful bytes, recorded or fixed pace, honest latency.
     Replay(Box<cmd::replay::Args>),
+    /// Run the whole loop on this machine: a sample capture replayed against two releases of a
+    /// built-in staging shop on loopback, compared with gates, an HTML report written.
+    Demo(cmd::demo::Args),
 }
 
 /// `--json[=PATH]`: the summary as JSON, to stdout (human text then goes to stderr) or to PATH.

@@ -9,6 +9,7 @@ pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod compare;
+pub mod demo;
 pub mod exchange;
 pub mod exit;
 pub mod extract;

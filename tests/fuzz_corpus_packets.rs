@@ -18,3 +18,13 @@ fn packets_seeds() {
     }
     assert!(seeds >= 6, "only {seeds} seeds");
 }
+
+/// Found by fuzzing: a message whose last bytes arrived out of order (captured before its first
+/// bytes) was stored with a last-byte time before its first-byte time. The last-byte time is now
+/// the latest capture time of any of its bytes.
+#[test]
+fn regression_reordered_message_last_byte_time() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/packets/regression-reordered-message-last-byte-time");
+    reel::extract::fuzz_packets(&fs::read(path).expect("seed file"));
+}

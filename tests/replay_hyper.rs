@@ -248,7 +248,7 @@ fn failures_are_classified_counted_and_never_fatal() {
 fn speed_keeps_recorded_gaps_scaled() {
     let dir = tempdir();
     let log = dir.path().join("gaps.reel");
-    let offsets = [0u64, 100, 150, 400, 410];
+    let offsets = [0u64, 100, 150, 400, 460];
     let records = offsets
         .iter()
         .enumerate()

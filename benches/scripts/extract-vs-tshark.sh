@@ -9,6 +9,7 @@
 # against zstd -3 --long / zstd -19 --long of the pcap.
 #
 # Usage (root, from the repository root): benches/scripts/extract-vs-tshark.sh [SECONDS_OF_LOAD]
+# With REEL_BENCH_KEEP=DIR the captures are kept in DIR (for profiling), and ONLY=api skips the others.
 set -euo pipefail
 secs=${1:-6}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,14 +64,17 @@ i = 0
 while time.time() < end:
     c.request("GET", f"/static/rand-{i % 24}.bin?n={i}"); c.getresponse().read(); i += 1
 PY
-capture api -- ip netns exec "$cli" wrk -t 2 -c 32 -d "${secs}s" -s "$here/api-mix.lua" http://10.77.0.1:8080
-capture repeated -- ip netns exec "$cli" wrk -t 1 -c 4 -d "$(( secs / 2 + 1 ))s" -s "$here/big-bodies.lua" http://10.77.0.1:8080
-capture random -- ip netns exec "$cli" python3 "$work/random.py" "$(( secs / 2 + 1 ))"
+want() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+want api && capture api -- ip netns exec "$cli" wrk -t 2 -c 32 -d "${secs}s" -s "$here/api-mix.lua" http://10.77.0.1:8080
+want repeated && capture repeated -- ip netns exec "$cli" wrk -t 1 -c 4 -d "$(( secs / 2 + 1 ))s" -s "$here/big-bodies.lua" http://10.77.0.1:8080
+want random && capture random -- ip netns exec "$cli" python3 "$work/random.py" "$(( secs / 2 + 1 ))"
 
 now() { date +%s.%N; }
 printf '\n%-9s %8s %9s %9s %9s %9s %8s %7s %7s %7s %7s\n' capture pcap_MB tshark_s reel_s tshark_req reel_req speedup reel_MB/s log/pcap zstd-3 zstd-19
 for name in api repeated random; do
   f="$work/$name.pcap"
+  [ -f "$f" ] || continue
+  [ -n "${REEL_BENCH_KEEP:-}" ] && cp "$f" "$REEL_BENCH_KEEP/"
   size=$(stat -c %s "$f")
   t0=$(now); treq=$(tshark -n -r "$f" -Y http.request -T fields -e http.request.uri 2>/dev/null | tr ',' '\n' | grep -c . || true); t1=$(now)
   tshark_s=$(echo "$t1 - $t0" | bc -l)

@@ -3,6 +3,7 @@
 pub mod cat;
 pub mod compare;
 pub mod completions;
+pub mod demo;
 pub mod import;
 pub mod inspect;
 pub mod man;
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::Replay(args) => replay::run(*args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 
@@ -47,6 +49,9 @@ pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option
         return Some(e.status());
     }
     if let Some(e) = cause.downcast_ref::<crate::replay::ReplayError>() {
+        return Some(e.status());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::demo::DemoError>() {
         return Some(e.status());
     }
     None

@@ -2,8 +2,9 @@
 // The flags' doc comments are clap's help text, shown verbatim: `[:PORT]` and URLs are not links.
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
@@ -11,19 +12,25 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 
 use crate::cli::{JsonArg, parse_duration};
+use crate::compare::endpoint::{EndpointRule, Templater};
+use crate::compare::{Comparison, GATES_HELP, TextOptions, Thresholds, parse_gates};
 use crate::exit::{Status, usage};
 use crate::filter::FilterArgs;
 use crate::replay::plan::plan;
 use crate::replay::schedule::Schedule;
 use crate::replay::{
-    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, Rewrites, Shard, Targets,
-    safety, target,
+    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, Rewrites, Shard, Summary,
+    Targets, safety, target,
 };
 
 const AFTER_HELP: &str = "\
 Examples:
   reel replay prod.reel --target http://staging.internal:8080
   reel replay prod.reel --target http://staging:8080 --speed 2x --results run1.reel --json=run1.json
+  reel replay prod.reel --target http://staging:8080 --speed 2x --report report.html \\
+      --fail-if 'p99 > 1.25x' --fail-if 'error-rate > 0.5%'
+  reel replay prod.reel --target http://candidate:8080 --baseline-target http://release:8080 \\
+      --fail-if 'GET /api/users/{id}::p50 > 1.2x' --fail-if '5xx-rate > +1%' --results ab.reel
   reel replay prod.reel --target https://staging:8443 --ca-file staging-ca.pem --rewrite-host
   reel replay a.reel b.reel --target-map api.example.com=http://api-staging:8080 \\
       --target-map img.example.com=http://img-staging:8080 --read-only
@@ -35,13 +42,24 @@ Examples:
 
 Latency is measured from each request's intended send time (coordinated omission corrected);
 service time from its first byte written; lag is first byte written minus intended time.
---rate and --limit apply to each replayer (each shard). Exit status: 0 done, 2 bad flag or input
-file, 3 runtime failure. Failed requests (refused, timeout, reset, TLS, malformed) are counted and
-never stop the run.";
+--rate and --limit apply to each replayer (each shard). Exit status: 0 done (every gate holds),
+1 a --fail-if gate failed, 2 bad flag, gate expression or input file, 3 runtime failure. Failed
+requests (refused, timeout, reset, TLS, malformed) are counted and never stop the run.
+
+With --fail-if, --report, --baseline-target or --compare, every result also goes into a
+per-endpoint comparison (the one `reel compare` computes from a results log), printed at the end.
+With --baseline-target, every request is sent to both deployments at the same intended moment,
+each over its own connections; the comparison is then candidate (--target) against baseline, and
+the baseline against production shows the environment's own noise.";
+
+/// The help text after the flags: examples, then the gate grammar.
+fn after_help() -> String {
+    format!("{AFTER_HELP}\n\n{GATES_HELP}")
+}
 
 /// Arguments of `reel replay`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = after_help())]
 pub struct Args {
     /// Logs to replay (several are merged by time, connection ids kept unique).
     #[arg(required = true, value_name = "LOG.reel")]
@@ -59,6 +77,14 @@ pub struct Args {
     /// Example: --target-map api.example.com=http://api-staging:8080
     #[arg(long = "target-map", value_name = "HOST=URL")]
     pub target_map: Vec<String>,
+
+    /// Also send every request to this deployment (e.g. the current release on identical staging
+    /// hardware) at the same intended moment, over its own connections; gates and verdicts then
+    /// compare --target with it instead of with production. Same TLS options as --target.
+    ///
+    /// Example: --target http://candidate:8080 --baseline-target http://release:8080
+    #[arg(long = "baseline-target", value_name = "URL")]
+    pub baseline_target: Option<String>,
 
     /// Accept any TLS certificate from https targets (self-signed staging).
     ///
@@ -216,9 +242,65 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub io_threads: Option<usize>,
 
+    /// Fail (exit 1) when EXPR is true at the end of the run (repeatable; grammar below). Checked
+    /// before anything is sent.
+    ///
+    /// Example: --fail-if 'p99 > 1.25x' --fail-if 'GET /api/users/{id}::error-rate > 0.5%'
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+
+    /// Fail gates that have too little data to judge, instead of only reporting them.
+    ///
+    /// Example: --strict
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Fewest values per side for a verdict; below it gates read "not enough data".
+    ///
+    /// Example: --min-samples 200
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub min_samples: u64,
+
+    /// Name endpoints matching REGEX as NAME in the comparison (repeatable; tried before the
+    /// built-in folding of ids).
+    ///
+    /// Example: --endpoint-rule '^GET /api/v\d+/items/[^/]+$=>GET /api/items/{sku}'
+    #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
+    pub endpoint_rules: Vec<EndpointRule>,
+
+    /// Write a self-contained HTML report (verdict, gates, endpoints, latency plots, status
+    /// mix, examples) to FILE at the end of the run.
+    ///
+    /// Example: --report replay-report.html
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+
+    /// Print the per-endpoint comparison at the end even without gates, report or baseline.
+    ///
+    /// Example: --compare
+    #[arg(long)]
+    pub compare: bool,
+
+    /// Endpoints listed in the printed comparison (all of them are in --json and --report).
+    ///
+    /// Example: --top 50
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: JsonArg,
+}
+
+impl Args {
+    /// True when the run keeps a per-endpoint comparison.
+    pub fn compares(&self) -> bool {
+        self.compare
+            || !self.fail_if.is_empty()
+            || self.report.is_some()
+            || self.baseline_target.is_some()
+            || !self.endpoint_rules.is_empty()
+    }
 }
 
 /// Bytes of each response body kept in `--results` (after the whole head).
@@ -255,8 +337,16 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 
 /// Validates the flags into a configuration (errors name the flag, exit 2).
 pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
-    let targets = Targets::new(args.target.as_deref(), &args.target_map)
+    let mut targets = Targets::new(args.target.as_deref(), &args.target_map)
         .map_err(|(flag, problem)| usage(flag, problem))?;
+    if let Some(url) = &args.baseline_target {
+        targets
+            .set_baseline(url)
+            .map_err(|(flag, problem)| usage(flag, problem))?;
+    }
+    if let Some(report) = &args.report {
+        check_report_path(report)?;
+    }
     let rewrites = Rewrites::new(
         args.rewrite_host,
         &args.set_header,
@@ -356,18 +446,65 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
         tls: None,
         results: args.results.clone(),
         keep_body: KEEP_BODY,
+        compare: args.compares().then(|| crate::compare::Config {
+            templater: Templater::new(args.endpoint_rules.clone()),
+            thresholds: Thresholds {
+                min_samples: args.min_samples,
+                ..Thresholds::default()
+            },
+            timeout_ns: Some(u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX)),
+            expect_baseline: args.baseline_target.is_some(),
+            ..crate::compare::Config::default()
+        }),
         start_at,
         progress: Progress::auto(),
         io_threads,
     })
 }
 
-/// Runs `reel replay`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
-    let mut config = config(&args)?;
-    if args.dry_run {
-        return dry_run(&config, &args);
+/// `--report`'s directory must exist: found out before the run, not after it (exit 2).
+pub fn check_report_path(path: &Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(usage(
+            "--report",
+            format!("{}: no such directory", dir.display()),
+        ));
     }
+    Ok(())
+}
+
+/// What a replay gave: its own figures, the comparison (when one was kept) and the JSON of both.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The run's figures.
+    pub summary: Summary,
+    /// The per-endpoint comparison with the gates' verdicts.
+    pub comparison: Option<Comparison>,
+    /// The `--json` object: the replay's keys, plus the comparison's (`passed`, `gates`,
+    /// `reference`, `overall`, `endpoints`, …) and `report` when it was kept.
+    pub json: serde_json::Value,
+}
+
+impl Outcome {
+    /// The exit status: a failed gate is 1.
+    pub fn status(&self) -> Status {
+        match &self.comparison {
+            Some(c) if !c.passed => Status::GateFailed,
+            _ => Status::Success,
+        }
+    }
+}
+
+/// Replays as `args` say (not `--dry-run`), then finishes the comparison with the gates (the
+/// report is written by [`write_report`], after the output). Gate expressions are parsed first:
+/// a bad one stops it before anything is sent (exit 2, pointing at the character).
+pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
+    let gates = parse_gates(&args.fail_if)?;
+    let mut config = config(args)?;
     for t in &mut config.plan.targets.list {
         t.resolve()?;
     }
@@ -382,14 +519,130 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         )?));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let summary = crate::replay::run(config, stop)?;
+    let mut summary = crate::replay::run(config, stop)?;
+    let comparison = summary
+        .comparison
+        .take()
+        .map(|acc| acc.finish(&gates, args.strict));
+    let mut json = summary.to_json();
+    if let Some(c) = &comparison {
+        if let (Some(out), serde_json::Value::Object(keys)) = (
+            json.as_object_mut(),
+            c.to_json().context("--json: encoding")?,
+        ) {
+            out.extend(keys);
+            out.insert(
+                "report".into(),
+                args.report.as_ref().map(|p| p.display().to_string()).into(),
+            );
+        }
+    }
+    Ok(Outcome {
+        summary,
+        comparison,
+        json,
+    })
+}
+
+/// Writes `--report`, when asked for and there is a comparison.
+pub fn write_report(args: &Args, outcome: &Outcome) -> anyhow::Result<()> {
+    if let (Some(path), Some(c)) = (&args.report, &outcome.comparison) {
+        crate::compare::write_report(path, c, &parameters(args, &outcome.summary))?;
+    }
+    Ok(())
+}
+
+/// Runs `reel replay`.
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    if args.dry_run {
+        parse_gates(&args.fail_if)?;
+        let config = config(&args)?;
+        return dry_run(&config, &args);
+    }
+    let outcome = execute(&args)?;
     let mut human = args.json.human();
     human
-        .write_all(summary.human().as_bytes())
+        .write_all(outcome.summary.human().as_bytes())
         .context("stdout")?;
+    if let Some(c) = &outcome.comparison {
+        writeln!(human).context("stdout")?;
+        c.write_text(
+            &mut human,
+            &TextOptions {
+                max_endpoints: args.top,
+            },
+        )
+        .context("stdout")?;
+    }
     human.flush().context("stdout")?;
-    args.json.emit(&summary.to_json())?;
-    Ok(Status::Success)
+    args.json.emit(&outcome.json)?;
+    write_report(&args, &outcome)?;
+    if let Some(path) = args
+        .report
+        .as_ref()
+        .filter(|_| outcome.comparison.is_some())
+    {
+        writeln!(human, "report: {}", path.display()).context("stdout")?;
+        human.flush().context("stdout")?;
+    }
+    Ok(outcome.status())
+}
+
+/// The run's parameters as the report shows them.
+pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    let inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|i| i.display().to_string())
+        .collect();
+    p.insert("logs".into(), inputs.join(", "));
+    // The baseline is the last target (`Targets::set_baseline`).
+    let (candidates, baseline) = match summary.targets.split_last() {
+        Some((last, rest)) if args.baseline_target.is_some() => (rest, Some(last)),
+        _ => (summary.targets.as_slice(), None),
+    };
+    p.insert("target".into(), candidates.join(", "));
+    if let Some(b) = baseline {
+        p.insert("baseline target".into(), b.clone());
+    }
+    let pace = match (&args.speed, &args.rate) {
+        (Some(s), _) => format!("--speed {s}"),
+        (None, Some(r)) => format!("--rate {r}"),
+        (None, None) => "--speed 1x (recorded timing)".into(),
+    };
+    p.insert("pace".into(), pace);
+    p.insert(
+        "connections".into(),
+        args.connections.clone().unwrap_or_else(|| "mirror".into()),
+    );
+    p.insert("timeout".into(), args.timeout.clone());
+    if !args.fail_if.is_empty() {
+        p.insert("gates".into(), args.fail_if.join("   "));
+    }
+    if !args.endpoint_rules.is_empty() {
+        p.insert(
+            "endpoint rules".into(),
+            format!("{:?}", args.endpoint_rules),
+        );
+    }
+    if let Some(r) = &args.results {
+        p.insert("results".into(), r.display().to_string());
+    }
+    let s = &summary.stats;
+    p.insert(
+        "run".into(),
+        format!(
+            "sent {} in {:.1} s ({:.1} req/s), {} errors, {} skipped; reel {}",
+            s.sent,
+            summary.duration.as_secs_f64(),
+            s.achieved_rate(),
+            s.error_total(),
+            summary.plan.skipped.total(),
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    p
 }
 
 /// `--dry-run`: what would be sent, one line per request, nothing sent.
@@ -442,9 +695,16 @@ fn dry_run(config: &ReplayConfig, args: &Args) -> anyhow::Result<Status> {
     if let Some(e) = failure {
         return Err(anyhow::Error::from(e).context("stdout"));
     }
+    let twice = config
+        .plan
+        .targets
+        .baseline
+        .and_then(|b| config.plan.targets.list.get(b))
+        .map(|b| format!(" (each also to the baseline {})", b.url))
+        .unwrap_or_default();
     writeln!(
         out,
-        "dry run: {n} requests would be sent, {} skipped",
+        "dry run: {n} requests would be sent{twice}, {} skipped",
         stats.skipped.total()
     )
     .context("stdout")?;

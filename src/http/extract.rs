@@ -394,6 +394,18 @@ impl Msg {
 }
 
 /// Appends body bytes to the store within `max_body`; marks the truncation when bytes are dropped.
+/// Most bytes reserved ahead for one body: larger bodies grow the buffer as they arrive.
+const RESERVE_MAX: u64 = 8 << 20;
+
+/// Reserves room for a body whose length the head gives, so storing it copies each byte once
+/// instead of regrowing the buffer (`extra` is what will be stored before the body, e.g. the head).
+fn reserve_body(store: &mut BytesMut, head: &Head, extra: usize, max_body: Option<u64>) {
+    if let BodyKind::Length(n) = head.body {
+        let body = n.min(max_body.unwrap_or(u64::MAX)).min(RESERVE_MAX) as usize;
+        store.reserve(extra + body);
+    }
+}
+
 fn store_body(store: &mut BytesMut, msg: &mut Msg, body: &[u8], max_body: Option<u64>) {
     msg.body_len += body.len() as u64;
     if !msg.storing {
@@ -839,7 +851,9 @@ impl HttpConn {
         let Some(msg) = side.msg.as_mut() else {
             return &[];
         };
-        msg.last_ts = ts;
+        // The latest capture time of any of its bytes: with reordered segments, bytes delivered
+        // later may have been captured earlier, and the message is whole only when all were seen.
+        msg.last_ts = msg.last_ts.max(ts);
         let mut head_done: Option<Head> = None;
         let done;
         if side.framer.in_head() {
@@ -853,6 +867,7 @@ impl HttpConn {
                     return &[];
                 };
                 let from = f.skipped;
+                reserve_body(&mut side.store, &head, head.len, max_body);
                 side.store.extend_from_slice(&rest[from..from + head.len]);
                 let body = &rest[from + head.len..from + f.consumed];
                 store_body(&mut side.store, msg, body, max_body);
@@ -875,6 +890,7 @@ impl HttpConn {
                 let end = f.skipped + f.consumed;
                 let body_start = f.skipped + head.len;
                 let body_in_store = side.store.split_off(body_start);
+                reserve_body(&mut side.store, &head, 0, max_body);
                 let body = &body_in_store[..end - body_start];
                 store_body(&mut side.store, msg, body, max_body);
                 rest = &rest[end.saturating_sub(before).min(rest.len())..];

@@ -114,8 +114,8 @@ pub struct ConnCtx {
     pub results: mpsc::Sender<Outcome>,
     /// Progress counters.
     pub live: Arc<Live>,
-    /// Bytes of each response body kept in the result (the head is always kept) — 0 keeps none
-    /// and no head either (no `--results`).
+    /// Bytes of each response body kept in the result (the head is always kept); `None` keeps
+    /// no head and no names either (no `--results` and no comparison reads them).
     pub keep_body: Option<usize>,
     /// Clock mapping.
     pub epoch: Epoch,
@@ -590,7 +590,7 @@ impl Conn {
 }
 
 /// The result of a job, times and outcome unset. The names (target, method, path, external id)
-/// are filled only when a results log keeps them: statistics do not read them.
+/// are filled only when a results log or the comparison keeps them: statistics do not read them.
 fn base_result(ctx: &ConnCtx, job: &Job, intended: Instant) -> ReplayResult {
     let p = &job.planned;
     let names = ctx.keep_body.is_some();
@@ -621,6 +621,6 @@ fn base_result(ctx: &ConnCtx, job: &Job, intended: Instant) -> ReplayResult {
         shards: ctx.shard.1,
         iteration: p.iteration,
         warmup: job.warmup,
-        role: 0,
+        role: p.role,
     }
 }

@@ -85,8 +85,11 @@ pub struct ReplayConfig {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// `--results FILE.reel`.
     pub results: Option<PathBuf>,
-    /// Bytes of each response body kept in results.
+    /// Bytes of each response body kept in results (and for the comparison's examples).
     pub keep_body: usize,
+    /// Per-endpoint comparison: results are fed, as they complete, to a
+    /// [`crate::compare::Accumulator`] made with this (returned in [`Summary::comparison`]).
+    pub compare: Option<crate::compare::Config>,
     /// `--start-at`: the shared clock's zero.
     pub start_at: Option<SystemTime>,
     /// Progress display.
@@ -151,6 +154,61 @@ impl Dispatch for Mirror {
     }
 }
 
+impl Mirror {
+    fn new(handle: Handle, ctx: Arc<ConnCtx>, max: usize) -> Mirror {
+        Mirror {
+            handle,
+            ctx,
+            conns: HashMap::new(),
+            lru: VecDeque::new(),
+            stamp: 0,
+            max,
+        }
+    }
+}
+
+/// Every job to the candidate's dispatcher and, with a `--baseline-target`, its twin (role 1,
+/// the baseline's target and bytes) to the baseline's own dispatcher — its own connections —
+/// with the same intended time. Which side is handed its job first alternates, so that
+/// neither is always a few microseconds later than the other.
+struct Twin<D> {
+    candidate: D,
+    /// The baseline's dispatcher and its target index.
+    baseline: Option<(D, usize)>,
+    baseline_first: bool,
+}
+
+impl<D: Dispatch> Twin<D> {
+    fn new(candidate: D, baseline: Option<(D, usize)>) -> Twin<D> {
+        Twin {
+            candidate,
+            baseline,
+            baseline_first: false,
+        }
+    }
+}
+
+impl<D: Dispatch> Dispatch for Twin<D> {
+    async fn dispatch(&mut self, mut job: Job) -> bool {
+        let Some((baseline, target)) = self.baseline.as_mut() else {
+            return self.candidate.dispatch(job).await;
+        };
+        let twin = Job {
+            planned: job.planned.baseline_twin(*target),
+            intended: job.intended,
+            warmup: job.warmup,
+        };
+        job.planned.baseline_bytes = None;
+        self.baseline_first = !self.baseline_first;
+        let (first, first_job, second, second_job) = if self.baseline_first {
+            (baseline, twin, &mut self.candidate, job)
+        } else {
+            (&mut self.candidate, job, baseline, twin)
+        };
+        first.dispatch(first_job).await && second.dispatch(second_job).await
+    }
+}
+
 /// Pool mode: one shared queue.
 struct Pool(mpsc::Sender<Job>);
 
@@ -207,7 +265,8 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         timeout: config.timeout,
         results: results_tx,
         live: live.clone(),
-        keep_body: config.results.as_ref().map(|_| config.keep_body),
+        keep_body: (config.results.is_some() || config.compare.is_some())
+            .then_some(config.keep_body),
         epoch,
         shard,
     });
@@ -222,12 +281,18 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         });
     }
 
-    // Sink: statistics and the results log.
+    // Sink: statistics, the comparison and the results log.
     let timeout = config.timeout;
+    let with_baseline = config.plan.targets.baseline.is_some();
+    let compare = config.compare.clone();
     let sink = std::thread::Builder::new()
         .name("reel-replay-sink".into())
         .spawn(move || {
-            let mut stats = Stats::new(timeout);
+            let mut sides = Sides {
+                candidate: Stats::new(timeout),
+                baseline: with_baseline.then(|| Stats::new(timeout)),
+                comparison: compare.map(crate::compare::Accumulator::new),
+            };
             let mut failure = None;
             // Polled, not parked: senders then never pay a cross-thread wakeup per result.
             loop {
@@ -239,7 +304,13 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
                     }
                     Err(mpsc::error::TryRecvError::Disconnected) => break,
                 };
-                stats.record(&o);
+                match (o.result.role, sides.baseline.as_mut()) {
+                    (1, Some(b)) => b.record(&o),
+                    _ => sides.candidate.record(&o),
+                }
+                if let Some(acc) = sides.comparison.as_mut() {
+                    acc.add(&o.result);
+                }
                 if failure.is_none() {
                     if let Some(w) = writer.as_mut() {
                         if let Err(e) = w.write(&Record::Result(o.result)) {
@@ -248,7 +319,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
                     }
                 }
             }
-            (stats, writer, failure)
+            (sides, writer, failure)
         })
         .map_err(ReplayError::Runtime)?;
 
@@ -285,29 +356,23 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let mode = config.mode;
     let concurrency = config.concurrency.max(1);
     let max_connections = config.max_connections.max(1);
-    let pacer_ctx = ctx.clone();
     // Pool connections open before the first request is due (to the default target, or the only
-    // one), so connecting does not show as lag.
+    // candidate one; the baseline's pool to the baseline), so connecting does not show as lag.
+    let baseline = config.plan.targets.baseline;
+    let candidates = targets.len() - usize::from(baseline.is_some());
     let preconnect = config
         .plan
         .targets
         .default
-        .or((targets.len() == 1).then_some(0));
+        .or((candidates == 1).then_some(0));
     let pacer_stop = stop.clone();
-    drop(ctx);
     if pacing == Pacing::Max {
-        let (tx, rx) = mpsc::channel(concurrency);
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..concurrency {
-            handle.spawn(run_connection(
-                pacer_ctx.clone(),
-                JobSource::Shared(rx.clone()),
-                preconnect,
-            ));
+        let mut d = Twin::new(pool(&handle, &ctx, concurrency, preconnect), None);
+        if let Some(b) = baseline {
+            d.baseline = Some((pool(&handle, &ctx, concurrency, Some(b)), b));
         }
-        drop(pacer_ctx);
+        drop(ctx);
         let pacer = runtime.spawn(async move {
-            let mut d = Pool(tx);
             pace(
                 &TokioClock,
                 start,
@@ -339,14 +404,9 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
             Ok(local.block_on(async move {
                 match mode {
                     ConnMode::Mirror => {
-                        let mut d = Mirror {
-                            handle,
-                            ctx: pacer_ctx,
-                            conns: HashMap::new(),
-                            lru: VecDeque::new(),
-                            stamp: 0,
-                            max: max_connections,
-                        };
+                        let mirror = || Mirror::new(handle.clone(), ctx.clone(), max_connections);
+                        let mut d = Twin::new(mirror(), baseline.map(|b| (mirror(), b)));
+                        drop(ctx);
                         pace(
                             &PreciseClock,
                             start,
@@ -359,17 +419,11 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
                         .await
                     }
                     ConnMode::Pool => {
-                        let (tx, rx) = mpsc::channel(concurrency);
-                        let rx = Arc::new(Mutex::new(rx));
-                        for _ in 0..concurrency {
-                            handle.spawn(run_connection(
-                                pacer_ctx.clone(),
-                                JobSource::Shared(rx.clone()),
-                                preconnect,
-                            ));
-                        }
-                        drop(pacer_ctx);
-                        let mut d = Pool(tx);
+                        let mut d = Twin::new(
+                            pool(&handle, &ctx, concurrency, preconnect),
+                            baseline.map(|b| (pool(&handle, &ctx, concurrency, Some(b)), b)),
+                        );
+                        drop(ctx);
                         pace(
                             &PreciseClock,
                             start,
@@ -398,8 +452,34 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     )
 }
 
+/// `concurrency` connection tasks sharing one queue; they connect to `preconnect` at once.
+fn pool(
+    handle: &Handle,
+    ctx: &Arc<ConnCtx>,
+    concurrency: usize,
+    preconnect: Option<usize>,
+) -> Pool {
+    let (tx, rx) = mpsc::channel(concurrency);
+    let rx = Arc::new(Mutex::new(rx));
+    for _ in 0..concurrency {
+        handle.spawn(run_connection(
+            ctx.clone(),
+            JobSource::Shared(rx.clone()),
+            preconnect,
+        ));
+    }
+    Pool(tx)
+}
+
+/// What the sink keeps: each target set's figures, and the comparison.
+struct Sides {
+    candidate: Stats,
+    baseline: Option<Stats>,
+    comparison: Option<crate::compare::Accumulator>,
+}
+
 type SinkOut = (
-    Stats,
+    Sides,
     Option<crate::log::Writer>,
     Option<crate::log::LogError>,
 );
@@ -420,7 +500,7 @@ fn finish(
     let plan_stats: PlanStats = planner
         .join()
         .map_err(|_| ReplayError::Panicked("planner"))??;
-    let (stats, writer, failure) = sink.join().map_err(|_| ReplayError::Panicked("sink"))?;
+    let (sides, writer, failure) = sink.join().map_err(|_| ReplayError::Panicked("sink"))?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     if let Some(e) = failure {
         return Err(e.into());
@@ -434,19 +514,29 @@ fn finish(
         shard,
         targets: targets.iter().map(|t| t.url.clone()).collect(),
         results: config.results.as_ref().map(|p| p.display().to_string()),
-        stats,
+        stats: sides.candidate,
+        baseline: sides.baseline,
+        comparison: sides.comparison,
     };
     if let Some(w) = writer {
         let s = &summary.stats;
+        let mut values: Vec<(String, u64)> = vec![
+            ("sent".into(), s.sent),
+            ("completed".into(), s.completed),
+            ("errors".into(), s.error_total()),
+            ("skipped".into(), summary.plan.skipped.total()),
+            ("warmup".into(), s.warmup),
+        ];
+        if let Some(b) = &summary.baseline {
+            values.extend([
+                ("baseline.sent".into(), b.sent),
+                ("baseline.completed".into(), b.completed),
+                ("baseline.errors".into(), b.error_total()),
+            ]);
+        }
         w.finish(Counters {
             end_ns: Epoch::now().ns(Instant::now()),
-            values: vec![
-                ("sent".into(), s.sent),
-                ("completed".into(), s.completed),
-                ("errors".into(), s.error_total()),
-                ("skipped".into(), summary.plan.skipped.total()),
-                ("warmup".into(), s.warmup),
-            ],
+            values,
         })?;
     }
     Ok(summary)
@@ -483,6 +573,12 @@ fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar
     });
+    // With a baseline every request is sent twice: counts and rate are of both target sets, the
+    // bar's position of requests.
+    let (sides, both) = match config.plan.targets.baseline {
+        Some(_) => (2, " for both targets"),
+        None => (1, ""),
+    };
     let mut last_line = std::time::Instant::now();
     let mut last_sent = 0u64;
     let mut last_at = std::time::Instant::now();
@@ -500,19 +596,19 @@ fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
                     last_at = now;
                 }
                 bar.set_position(match config.rules.limit {
-                    Some(_) => sent,
+                    Some(_) => sent / sides,
                     None => (now - started).as_secs(),
                 });
                 let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
                 bar.set_message(format!(
-                    "sent {sent}  ok {ok}  errors {errors}  {rate:.0} req/s  lag max {lag:.2} ms"
+                    "sent {sent}  ok {ok}  errors {errors}  {rate:.0} req/s{both}  lag max {lag:.2} ms"
                 ));
             }
             (None, Progress::Lines) if now - last_line >= Duration::from_secs(5) => {
                 let rate = (sent - last_sent) as f64 / (now - last_line).as_secs_f64();
                 let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
                 eprintln!(
-                    "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s, lag max {lag:.2} ms)",
+                    "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s{both}, lag max {lag:.2} ms)",
                     (now - started).as_secs_f64()
                 );
                 last_sent = sent;

@@ -112,6 +112,25 @@ pub struct Planned {
     pub prod_latency_ns: Option<u64>,
     /// Id from an imported format.
     pub external_id: Option<String>,
+    /// Which target set it goes to: 0 the candidate (`--target`), 1 the baseline
+    /// (`--baseline-target`); written into its result.
+    pub role: u8,
+    /// With a baseline target: the bytes for it, when the rewrites make them differ from
+    /// `bytes` (`--rewrite-host` writes each target's own Host); `None` sends `bytes`.
+    pub baseline_bytes: Option<Bytes>,
+}
+
+impl Planned {
+    /// The same request for the baseline target `target` (role 1), at the same intended time.
+    pub fn baseline_twin(&self, target: usize) -> Planned {
+        let mut twin = self.clone();
+        twin.role = 1;
+        twin.target = target;
+        if let Some(bytes) = twin.baseline_bytes.take() {
+            twin.bytes = bytes;
+        }
+        twin
+    }
 }
 
 /// Requests left out, by reason.
@@ -394,6 +413,13 @@ impl<'a> Join<'a> {
         let method = head.method.to_owned();
         let path = head.target_str().into_owned();
         let bytes = config.rewrites.apply(&m.bytes, head.len, authority);
+        // The baseline's copy differs only when the Host is rewritten to each target's own.
+        let baseline_bytes = config
+            .targets
+            .baseline
+            .and_then(|b| config.targets.list.get(b))
+            .filter(|_| config.rewrites.host)
+            .map(|b| config.rewrites.apply(&m.bytes, head.len, &b.authority));
         Some(Planned {
             conn: m.conn,
             index: m.index,
@@ -412,6 +438,8 @@ impl<'a> Join<'a> {
             prod_status: None,
             prod_latency_ns: None,
             external_id: m.external_id,
+            role: 0,
+            baseline_bytes,
         })
     }
 }
@@ -587,6 +615,31 @@ mod tests {
             out.iter().map(|p| p.pipelined).collect::<Vec<_>>(),
             [false, true, false]
         );
+    }
+
+    #[test]
+    fn baseline_twin_has_its_own_target_role_and_host() {
+        let mut c = config();
+        c.targets.set_baseline("http://baseline:9090").unwrap();
+        let (out, _) = run(&c, vec![Record::Request(msg(1, 0, 1_000, GET))]);
+        // Without --rewrite-host both sides send the recorded bytes (no copy).
+        assert!(out[0].baseline_bytes.is_none());
+        let twin = out[0].baseline_twin(1);
+        assert_eq!((twin.role, twin.target, twin.bytes.as_ref()), (1, 1, GET));
+        assert_eq!((out[0].role, out[0].target), (0, 0));
+
+        c.rewrites.host = true;
+        let (out, _) = run(&c, vec![Record::Request(msg(1, 0, 1_000, GET))]);
+        assert_eq!(
+            out[0].bytes.as_ref(),
+            b"GET /a HTTP/1.1\r\nHost: staging:8080\r\n\r\n"
+        );
+        let twin = out[0].baseline_twin(1);
+        assert_eq!(
+            twin.bytes.as_ref(),
+            b"GET /a HTTP/1.1\r\nHost: baseline:9090\r\n\r\n"
+        );
+        assert!(twin.baseline_bytes.is_none());
     }
 
     #[test]

@@ -278,6 +278,8 @@ mod tests {
             prod_status: None,
             prod_latency_ns: None,
             external_id: None,
+            role: 0,
+            baseline_bytes: None,
         }
     }
 

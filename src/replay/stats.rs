@@ -181,8 +181,14 @@ impl Stats {
 /// What a replay did, for the summary line and `--json`.
 #[derive(Debug, Clone)]
 pub struct Summary {
-    /// Results counted.
+    /// Results counted: the candidate's (`--target`), the only ones without a baseline.
     pub stats: Stats,
+    /// The baseline's results (`--baseline-target`; its production copies are not counted: the
+    /// candidate's are the same requests).
+    pub baseline: Option<Stats>,
+    /// The comparison's accumulator, fed every result of both target sets as it completed
+    /// (when [`super::ReplayConfig::compare`] asked for it); `finish` it with the gates.
+    pub comparison: Option<crate::compare::Accumulator>,
     /// What the planner saw and skipped.
     pub plan: PlanStats,
     /// Requests the scheduler released.
@@ -207,18 +213,23 @@ fn status_json(m: &BTreeMap<u16, u64>) -> Value {
     )
 }
 
+fn errors_json(s: &Stats) -> Value {
+    let mut errors = serde_json::Map::new();
+    errors.insert("total".into(), s.error_total().into());
+    for kind in ErrorKind::ALL {
+        errors.insert(
+            kind.as_str().into(),
+            s.errors.get(&kind).copied().unwrap_or(0).into(),
+        );
+    }
+    Value::Object(errors)
+}
+
 impl Summary {
     /// The `--json` object (keys documented in `docs/JSON.md`).
     pub fn to_json(&self) -> Value {
         let s = &self.stats;
-        let mut errors = serde_json::Map::new();
-        errors.insert("total".into(), s.error_total().into());
-        for kind in ErrorKind::ALL {
-            errors.insert(
-                kind.as_str().into(),
-                s.errors.get(&kind).copied().unwrap_or(0).into(),
-            );
-        }
+        let errors = errors_json(s);
         let sk = &self.plan.skipped;
         let truncated: serde_json::Map<String, Value> = sk
             .truncated
@@ -255,6 +266,15 @@ impl Summary {
                 "latency_ms": s.latency.to_json(),
                 "service_ms": s.service.to_json(),
             },
+            "baseline": self.baseline.as_ref().map(|b| json!({
+                "sent": b.sent,
+                "completed": b.completed,
+                "errors": errors_json(b),
+                "status": status_json(&b.staging_status),
+                "latency_ms": b.latency.to_json(),
+                "service_ms": b.service.to_json(),
+                "schedule_lag_ms": b.lag.to_json(),
+            })),
             "shard": {"index": self.shard.0, "count": self.shard.1},
             "targets": self.targets,
             "results": self.results,
@@ -296,6 +316,15 @@ impl Summary {
         out.push_str(&format!("  staging latency: {}\n", lat(&s.latency)));
         out.push_str(&format!("  service time:    {}\n", lat(&s.service)));
         out.push_str(&format!("  schedule lag:    {}\n", lat(&s.lag)));
+        if let Some(b) = &self.baseline {
+            out.push_str(&format!(
+                "  baseline:        {} (sent {}, completed {}, errors {})\n",
+                lat(&b.latency),
+                b.sent,
+                b.completed,
+                b.error_total()
+            ));
+        }
         out.push_str(&format!("  production:      {}\n", lat(&s.production)));
         out
     }
@@ -392,6 +421,8 @@ mod tests {
             shard: (0, 1),
             targets: vec!["http://s:1".into()],
             results: None,
+            baseline: None,
+            comparison: None,
         };
         let v = summary.to_json();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -409,6 +440,7 @@ mod tests {
             assert!(keys.contains(&k), "{k} missing from {keys:?}");
         }
         assert!(v["staging"].get("service_ms").is_some());
+        assert_eq!(v["baseline"], Value::Null);
         assert!(v["errors"].get("connect_refused").is_some());
     }
 }

@@ -132,6 +132,8 @@ pub struct Targets {
     pub default: Option<usize>,
     /// `(recorded Host, lower case; index)` from `--target-map`.
     pub map: Vec<(String, usize)>,
+    /// Index of the `--baseline-target`: every request is also sent there, as role 1.
+    pub baseline: Option<usize>,
 }
 
 impl Targets {
@@ -164,6 +166,25 @@ impl Targets {
             ));
         }
         Ok(t)
+    }
+
+    /// Adds the `--baseline-target` (its own entry, never shared with a candidate target: the two
+    /// sides must not share connections). Refused when it is one of the candidate targets.
+    pub fn set_baseline(&mut self, url: &str) -> Result<(), (String, String)> {
+        let flag = || "--baseline-target".to_owned();
+        let target = Target::parse(url).map_err(|e| (flag(), e))?;
+        if self.list.iter().any(|t| t.url == target.url) {
+            return Err((
+                flag(),
+                format!(
+                    "{} is also a --target: the baseline must be another deployment",
+                    target.url
+                ),
+            ));
+        }
+        self.list.push(target);
+        self.baseline = Some(self.list.len() - 1);
+        Ok(())
     }
 
     fn add(&mut self, target: Target) -> usize {
@@ -363,6 +384,24 @@ mod tests {
         assert_eq!(
             Targets::new(None, &["nohost".into()]).unwrap_err().0,
             "--target-map"
+        );
+    }
+
+    #[test]
+    fn baseline_is_its_own_entry_and_never_a_candidate() {
+        let mut t = Targets::new(Some("http://v2:8080"), &[]).unwrap();
+        t.set_baseline("http://v1:8080").unwrap();
+        assert_eq!(t.baseline, Some(1));
+        assert_eq!(t.list[1].url, "http://v1:8080");
+        // Requests still choose among the candidate targets only.
+        assert_eq!(t.choose(Some(b"x")), Some(0));
+        let mut same = Targets::new(Some("http://v2:8080"), &[]).unwrap();
+        let (flag, problem) = same.set_baseline("http://v2:8080/").unwrap_err();
+        assert_eq!(flag, "--baseline-target");
+        assert!(problem.contains("also a --target"), "{problem}");
+        assert_eq!(
+            same.set_baseline("v1:80").unwrap_err().0,
+            "--baseline-target"
         );
     }
 
