@@ -25,8 +25,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Extract HTTP exchanges from pcap/pcapng files into a .reel log.
-    Record(cmd::record::Args),
+    /// Record HTTP exchanges from pcap/pcapng files or live network devices into .reel logs.
+    Record(Box<cmd::record::Args>),
     /// Summarise .reel logs: time span, requests, responses, connections, endpoints, status mix.
     Inspect(cmd::inspect::Args),
     /// Print the records of .reel logs as JSON lines, raw HTTP, or GoReplay's format.

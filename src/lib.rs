@@ -16,5 +16,7 @@ pub mod extract;
 pub mod filter;
 pub mod http;
 pub mod log;
+pub mod metrics;
+pub mod redact;
 pub mod replay;
 pub mod tcp;

@@ -75,6 +75,7 @@ mod decode;
 mod error;
 mod frag;
 mod link;
+pub mod live;
 mod pcapng;
 mod source;
 

@@ -18,7 +18,7 @@ use crate::exit::{Classify, Status};
 pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
     crate::cmd::init_tracing(cli.verbose);
     match cli.command {
-        Command::Record(args) => record::run(args),
+        Command::Record(args) => record::run(*args),
         Command::Inspect(args) => inspect::run(args),
         Command::Cat(args) => cat::run(args),
         Command::Import(args) => import::run(args),

@@ -1,85 +1,222 @@
-//! `reel record`: extract HTTP exchanges from pcap/pcapng files into a `.reel` log.
+//! `reel record`: extract HTTP exchanges from pcap/pcapng files (`--read`) or from network
+//! devices (`--interface`, a long-running daemon) into `.reel` logs.
+//!
+//! Threads (see docs/ARCHITECTURE.md, "Live capture"):
+//! - `--read`: the main thread reads frames and extracts; a writer thread writes.
+//! - `--interface`: one capture thread per interface (`capture::live`) → a bounded frame queue →
+//!   one extraction thread (decode, reassembly, HTTP, selection, redaction) → a bounded channel →
+//!   the writer thread (encoding, compression, files, rotation, retention). The main thread
+//!   watches signals and `--duration`, and prints the stats lines; a metrics thread serves
+//!   `--metrics-addr`.
+//!
+//! Selection, in this order: `--sample` (whole connections, by a fixed hash of their two
+//! endpoints), then `--limit`. A request left out takes its responses with it. Redaction comes
+//! last, on the records that are kept.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
-use crate::capture::{OfflineSource, linktype};
+use crate::capture::live::{InterfaceCounters, LiveCapture, LiveConfig, LiveError, Poll};
+use crate::capture::{Frame, OfflineSource, linktype};
 use crate::cli::{JsonArg, parse_duration, parse_size};
 use crate::exchange::{Counters, Meta, Record};
-use crate::exit::{Status, usage};
+use crate::exit::{BadInput, Classify, Status, usage};
 use crate::extract::{Extraction, ExtractionConfig};
+use crate::filter::{Filter, FilterArgs};
 use crate::http::ExtractConfig;
 use crate::log::WriterConfig;
+use crate::log::rotate::{FinishedFile, OpenError, OutputFlags, OutputPlan, RotatingWriter};
+use crate::metrics::{self, Kind, Metric, Ready, Registry, Show, StatsLine};
+use crate::redact::{RedactArgs, Redactor};
 use crate::tcp::TcpConfig;
 
 /// Arguments of `reel record`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   reel record --read prod.pcap --output prod.reel
-  reel record --read a.pcapng --read b.pcap --port 8080 --max-body 64k -o prod.reel --json")]
+  reel record --read a.pcapng --read b.pcap --port 8080 --max-body 64k -o prod.reel --json
+  sudo reel record --interface eth0 --port 80 --output '/var/lib/reel/prod-%Y%m%d-%H.reel' \\
+      --rotate-interval 1h --retain-size 20G --metrics-addr 127.0.0.1:9187 --user reel \\
+      --redact-default --redact-param token --redact-key-file /etc/reel/redaction.key")]
 pub struct Args {
     /// Read packets from a pcap or pcapng file (repeatable: files are merged by time).
-    #[arg(long, short = 'r', value_name = "FILE", required = true)]
+    #[arg(
+        long,
+        short = 'r',
+        value_name = "FILE",
+        required_unless_present = "interfaces",
+        conflicts_with = "interfaces"
+    )]
     pub read: Vec<PathBuf>,
 
-    /// The .reel log to write (written as NAME.part, renamed when complete; mode 0600).
+    /// Capture live on this network device (repeatable; `any` for all devices). Needs root, or
+    /// cap_net_raw,cap_net_admin on the binary.
+    ///
+    /// Example: --interface eth0
+    #[arg(long = "interface", short = 'i', value_name = "NAME")]
+    pub interfaces: Vec<String>,
+
+    /// The .reel log to write (written as NAME.part, renamed when complete; mode 0600). The file
+    /// name may hold strftime fields, e.g. prod-%Y%m%d-%H.reel (local time).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
 
-    /// Add to an existing log instead of refusing to overwrite it.
+    /// Add to an existing log instead of refusing to overwrite it (one fixed output name only).
     #[arg(long, conflicts_with = "force")]
     pub append: bool,
 
-    /// Replace an existing log.
+    /// Replace an existing log (one fixed output name only).
     #[arg(long)]
     pub force: bool,
 
-    /// Server port (repeatable). Without it, whichever side sends requests is the client.
+    /// Finish the file and start the next once it holds SIZE bytes, e.g. 1G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub rotate_size: Option<u64>,
+
+    /// Finish files at multiples of this interval in local time, e.g. 1h (at the top of each hour).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub rotate_interval: Option<Duration>,
+
+    /// Keep at most N finished files of the output pattern; the oldest are deleted.
+    #[arg(long, value_name = "N")]
+    pub retain_files: Option<usize>,
+
+    /// Keep at most SIZE bytes of finished files of the output pattern, e.g. 50G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub retain_size: Option<u64>,
+
+    /// Server port (repeatable). Without it, whichever side sends requests is the client. Live,
+    /// the capture filter keeps only these ports.
     #[arg(long = "port", value_name = "N")]
     pub ports: Vec<u16>,
 
-    /// BPF filter applied to the packets read, e.g. 'host 10.0.0.5 and tcp port 80'.
+    /// BPF filter, e.g. 'host 10.0.0.5'. Live, it is combined with `tcp` and the --port list.
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
+
+    /// Bytes kept of each captured frame (live).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 262_144,
+        requires = "interfaces"
+    )]
+    pub snaplen: u32,
+
+    /// Size of the kernel's capture ring per interface (live), e.g. 64MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "32MiB", requires = "interfaces")]
+    pub buffer_size: u64,
+
+    /// Put the interfaces in promiscuous mode (live; not possible on `any`).
+    #[arg(long, requires = "interfaces")]
+    pub promisc: bool,
+
+    /// libpcap immediate mode: frames reach reel as they arrive instead of in blocks at most
+    /// 10 ms late (live). Each frame then wakes reel up, which costs the host CPU under load.
+    #[arg(long, requires = "interfaces")]
+    pub immediate: bool,
+
+    /// Most memory for frames waiting between the capture threads and extraction (live); frames
+    /// beyond it are dropped and counted as queue drops.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB", requires = "interfaces")]
+    pub queue_memory: u64,
 
     /// Keep at most SIZE bytes of each body (the rest is framed, counted, not stored), e.g. 64k.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
 
-    /// Memory budget for reassembly and framing buffers, all connections together.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "48MiB")]
-    pub max_memory: u64,
+    /// Memory budget for reassembly and framing buffers, all connections together; at the cap
+    /// the connection holding the most is given up (counted). Default: 48MiB reading files,
+    /// 24MiB live (with the queue and the writer, a capture stays within 64 MiB resident).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
 
-    /// Memory budget for one connection's buffers.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
-    pub max_flow_memory: u64,
+    /// Memory budget for one connection's buffers. Default: 16MiB reading files, 8MiB live.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_flow_memory: Option<u64>,
 
     /// Close connections with no packet for this long (capture time), e.g. 2m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     pub idle_timeout: Duration,
 
+    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints,
+    /// so several nodes sampling at once keep the same ones), e.g. 10 or 2.5%.
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub sample: Option<f64>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: FilterArgs,
+
     /// Stop after N requests (their responses are still awaited).
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
 
-    /// Stop after this much capture time, e.g. 10m.
+    /// Stop after this long: capture time reading files, wall time live, e.g. 10m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub redact: RedactArgs,
+
+    /// Print a line of figures on stderr this often (live; 0 for none).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub stats_interval: Duration,
+
+    /// Serve Prometheus metrics on ADDR at /metrics, and /ready once capturing (live).
+    ///
+    /// Example: --metrics-addr 127.0.0.1:9187
+    #[arg(long, value_name = "ADDR", requires = "interfaces")]
+    pub metrics_addr: Option<String>,
+
+    /// Switch to this user (and its group) once the capture devices are open, so packets are
+    /// never parsed as root (live; needs root).
+    ///
+    /// Example: --user reel
+    #[arg(long, value_name = "NAME", requires = "interfaces")]
+    pub user: Option<String>,
 
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: JsonArg,
 }
 
+/// Parses `--sample`: a percentage above 0 and at most 100, with or without `%`.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let t = text.trim().trim_end_matches('%');
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("expected a percentage like 10 or 2.5%, got {text:?}"))?;
+    if !(v > 0.0 && v <= 100.0) {
+        return Err(format!("must be above 0 and at most 100, got {text:?}"));
+    }
+    Ok(v)
+}
+
 /// How long (capture time) to wait for responses to the last requests kept by `--limit`.
 const LIMIT_GRACE_NS: u64 = 30_000_000_000;
 
-/// Records per batch sent to the writer thread.
+/// A batch for the writer is sent once it holds this many records …
 const BATCH: usize = 512;
+/// … or this many bytes of messages (fewer, larger batches: fewer wakeups of the writer).
+const BATCH_BYTES: usize = 512 << 10;
+/// Messages in the channel to the writer thread.
+const WRITER_QUEUE: usize = 16;
+/// How often the extraction thread publishes its figures and a counter snapshot.
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// Reassembly budgets live (see `--max-memory`).
+const LIVE_MAX_MEMORY: u64 = 24 << 20;
+const LIVE_MAX_FLOW_MEMORY: u64 = 8 << 20;
+const READ_MAX_MEMORY: u64 = 48 << 20;
+const READ_MAX_FLOW_MEMORY: u64 = 16 << 20;
 
 /// Keeps the first `--limit` requests and the responses to them, drops the rest.
 struct Limiter {
@@ -133,53 +270,615 @@ impl Limiter {
     }
 }
 
-/// Runs `reel record --read`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
-    if args.limit == Some(0) {
-        return Err(usage("--limit", "must be at least 1"));
+/// Whether `--sample` keeps the connection between these endpoints: xxh3-64 (seed 0) of the two
+/// endpoints, the lower first — each as its address bytes (4 for IPv4, 16 for IPv6) then its
+/// port, big-endian — is below `per_million` once taken modulo 1 000 000. The same connection
+/// gets the same answer on every node and every run, whichever side is named first.
+pub fn sample_keeps(a: SocketAddr, b: SocketAddr, per_million: u64) -> bool {
+    fn bytes(s: SocketAddr) -> Vec<u8> {
+        let mut v = match s.ip() {
+            std::net::IpAddr::V4(ip) => ip.octets().to_vec(),
+            std::net::IpAddr::V6(ip) => ip.octets().to_vec(),
+        };
+        v.extend_from_slice(&s.port().to_be_bytes());
+        v
     }
-    let started = Instant::now();
-    let mut source = OfflineSource::open(&args.read, args.filter.as_deref())?;
+    let (x, y) = (bytes(a), bytes(b));
+    let mut key = if x <= y { x.clone() } else { y.clone() };
+    key.extend_from_slice(if x <= y { &y } else { &x });
+    xxhash_rust::xxh3::xxh3_64(&key) % 1_000_000 < per_million
+}
 
-    let mut writer = crate::cmd::create_output(
-        &args.output,
-        args.force,
-        args.append,
-        WriterConfig::default(),
-    )?;
-    let meta = Meta {
-        host: nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        sources: args.read.iter().map(|p| p.display().to_string()).collect(),
-        filter: args.filter.clone().unwrap_or_default(),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        start_ns: now_ns(),
-        redaction_key_id: String::new(),
-        command: "record".to_string(),
-        notes: Vec::new(),
-    };
-    writer.write(&Record::Meta(meta))?;
+/// Requests left out by the filters whose final response has not come yet, remembered at most
+/// (the oldest are forgotten: a response that comes later than that is written without its request).
+const MAX_DROPPED_KEYS: usize = 1 << 16;
 
-    // The writer thread encodes, compresses and writes; a bounded channel keeps memory bounded.
-    let (tx, rx) = mpsc::sync_channel::<Vec<Record>>(16);
-    let writer_thread = std::thread::Builder::new()
+/// `--sample` and the request filters, with what they left out.
+#[derive(Default)]
+struct Selection {
+    /// `--sample` as parts per million of connections.
+    sample_per_million: Option<u64>,
+    /// `--method`, `--path`, `--exclude-path`, `--header`; `None` when none was given.
+    filter: Option<Filter>,
+    /// Requests left out by the filter whose final response has not come yet.
+    dropped: HashSet<(u64, u32)>,
+    dropped_order: VecDeque<(u64, u32)>,
+    sampled_out_requests: u64,
+    sampled_out_records: u64,
+    filtered_requests: u64,
+    filtered_responses: u64,
+}
+
+impl Selection {
+    fn active(&self) -> bool {
+        self.sample_per_million.is_some() || self.filter.is_some()
+    }
+
+    fn sampled(&self, record: &Record) -> bool {
+        let Some(per_million) = self.sample_per_million else {
+            return true;
+        };
+        let ends = match record {
+            Record::Request(m) => Some((m.client, m.server)),
+            Record::Response(r) | Record::Interim(r) | Record::Orphan(r) => {
+                Some((r.message.client, r.message.server))
+            }
+            Record::Gap(g) => Some((g.client, g.server)),
+            _ => None,
+        };
+        ends.is_none_or(|(a, b)| sample_keeps(a, b, per_million))
+    }
+
+    fn remember_dropped(&mut self, key: (u64, u32)) {
+        if self.dropped.insert(key) {
+            self.dropped_order.push_back(key);
+        }
+        while self.dropped.len() > MAX_DROPPED_KEYS {
+            match self.dropped_order.pop_front() {
+                Some(old) => {
+                    self.dropped.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Keys answered since are still queued: compact once they are most of the queue.
+        if self.dropped_order.len() > 2 * self.dropped.len() + 1024 {
+            let live = &self.dropped;
+            self.dropped_order.retain(|k| live.contains(k));
+        }
+    }
+
+    /// Whether to keep a record (before `--limit`): whole connections by `--sample`, then
+    /// requests by the filter, with the responses of the requests left out.
+    fn keep(&mut self, record: &Record) -> bool {
+        if !self.sampled(record) {
+            self.sampled_out_records += 1;
+            if matches!(record, Record::Request(_)) {
+                self.sampled_out_requests += 1;
+            }
+            return false;
+        }
+        let Some(filter) = &self.filter else {
+            return true;
+        };
+        match record {
+            Record::Request(m) => {
+                if filter.keeps_bytes(&m.bytes) {
+                    return true;
+                }
+                self.filtered_requests += 1;
+                self.remember_dropped((m.conn, m.index));
+                false
+            }
+            Record::Response(r) => {
+                let key = (r.message.conn, r.message.index);
+                if self.dropped.remove(&key) {
+                    self.filtered_responses += 1;
+                    return false;
+                }
+                true
+            }
+            Record::Interim(r) => {
+                let dropped = self.dropped.contains(&(r.message.conn, r.message.index));
+                self.filtered_responses += u64::from(dropped);
+                !dropped
+            }
+            // A response whose request was not captured cannot be judged: left out.
+            Record::Orphan(_) => {
+                self.filtered_responses += 1;
+                false
+            }
+            _ => true,
+        }
+    }
+
+    fn counters(&self) -> [(&'static str, u64); 4] {
+        [
+            ("sampled_out_requests", self.sampled_out_requests),
+            ("sampled_out_records", self.sampled_out_records),
+            ("filtered_requests", self.filtered_requests),
+            ("filtered_responses", self.filtered_responses),
+        ]
+    }
+}
+
+/// What the writer thread is asked to do.
+enum ToWriter {
+    /// Records to write, in order.
+    Records(Vec<Record>),
+    /// Something to say once: written as a later metadata record now, and in the metadata of
+    /// every file opened after.
+    Note(String),
+    /// The run's counters so far, for the closing record of a file finished by rotation.
+    Snapshot(Vec<(String, u64)>),
+    /// Finish the open file with these counters.
+    Finish(Counters),
+    /// Give up: remove the open file's `.part` (the input failed before anything worth keeping).
+    Abort,
+}
+
+/// Figures the extraction and writer threads publish (for stats lines and /metrics).
+#[derive(Clone, Default)]
+struct Figures {
+    flows_open: Metric,
+    requests: Metric,
+    responses: Metric,
+    tls_connections: Metric,
+    non_http_connections: Metric,
+    gaps: Metric,
+    gap_bytes: Metric,
+    memory_bytes: Metric,
+    peak_memory_bytes: Metric,
+    queue_bytes: Metric,
+    memory_give_ups: Metric,
+    sampled_out_requests: Metric,
+    filtered_requests: Metric,
+    requests_written: Metric,
+    redacted_values: Metric,
+    bytes_written: Metric,
+    files_finished: Metric,
+}
+
+impl Figures {
+    fn registered(r: &Registry) -> Figures {
+        Figures {
+            flows_open: r.gauge("reel_record_flows_open", "TCP connections tracked now."),
+            requests: r.counter("reel_record_requests_total", "Requests extracted."),
+            responses: r.counter(
+                "reel_record_responses_total",
+                "Final responses paired with a request.",
+            ),
+            tls_connections: r.counter(
+                "reel_record_tls_connections_total",
+                "Connections that began with a TLS handshake (cannot be read; skipped).",
+            ),
+            non_http_connections: r.counter(
+                "reel_record_non_http_connections_total",
+                "Connections that never carried HTTP/1.x (skipped).",
+            ),
+            gaps: r.counter(
+                "reel_record_gaps_total",
+                "Places where the capture lost bytes of a connection.",
+            ),
+            gap_bytes: r.counter("reel_record_gap_bytes_total", "Bytes lost in gaps."),
+            memory_bytes: r.gauge(
+                "reel_record_memory_bytes",
+                "Bytes held by reassembly and framing (what --max-memory caps).",
+            ),
+            peak_memory_bytes: r.gauge(
+                "reel_record_memory_peak_bytes",
+                "Most bytes held by reassembly and framing at once.",
+            ),
+            queue_bytes: r.gauge(
+                "reel_record_queue_bytes",
+                "Bytes of frames waiting for extraction (what --queue-memory caps).",
+            ),
+            memory_give_ups: r.counter(
+                "reel_record_memory_give_ups_total",
+                "Connections given up to stay within --max-memory (the largest first).",
+            ),
+            sampled_out_requests: r.counter(
+                "reel_record_sampled_out_requests_total",
+                "Requests left out by --sample.",
+            ),
+            filtered_requests: r.counter(
+                "reel_record_filtered_requests_total",
+                "Requests left out by the request filters.",
+            ),
+            requests_written: r.counter(
+                "reel_record_requests_written_total",
+                "Requests written to the log.",
+            ),
+            redacted_values: r.counter(
+                "reel_record_redacted_values_total",
+                "Values replaced by a keyed hash.",
+            ),
+            bytes_written: r.counter(
+                "reel_record_bytes_written_total",
+                "Bytes written to log files.",
+            ),
+            files_finished: r.counter(
+                "reel_record_files_finished_total",
+                "Log files finished and renamed.",
+            ),
+        }
+    }
+}
+
+/// Extraction, selection and redaction, sending batches of records to the writer thread.
+struct Recorder {
+    extraction: Extraction,
+    selection: Selection,
+    limiter: Option<Limiter>,
+    redactor: Option<Redactor>,
+    produced: Vec<Record>,
+    batch: Vec<Record>,
+    batch_bytes: usize,
+    tx: SyncSender<ToWriter>,
+    writer_gone: bool,
+    tls_noted: bool,
+    requests_written: u64,
+    figures: Figures,
+    published_at: Instant,
+    /// Capture figures to put in the counters (live), by interface.
+    interfaces: Vec<(String, InterfaceCounters)>,
+    /// Frames and bytes given to extraction.
+    frames: u64,
+    bytes: u64,
+    truncated_files: u64,
+}
+
+impl Recorder {
+    fn new(
+        config: ExtractionConfig,
+        selection: Selection,
+        limit: Option<u64>,
+        redactor: Option<Redactor>,
+        tx: SyncSender<ToWriter>,
+        figures: Figures,
+    ) -> Recorder {
+        Recorder {
+            extraction: Extraction::new(config),
+            selection,
+            limiter: limit.map(Limiter::new),
+            redactor,
+            produced: Vec::with_capacity(BATCH),
+            batch: Vec::with_capacity(BATCH),
+            batch_bytes: 0,
+            tx,
+            writer_gone: false,
+            tls_noted: false,
+            requests_written: 0,
+            figures,
+            published_at: Instant::now(),
+            interfaces: Vec::new(),
+            frames: 0,
+            bytes: 0,
+            truncated_files: 0,
+        }
+    }
+
+    /// Feeds one frame; false once the writer is gone (stop reading).
+    fn push(&mut self, frame: &Frame<'_>) -> bool {
+        self.frames += 1;
+        self.bytes += frame.data.len() as u64;
+        self.extraction.push(frame, &mut self.produced);
+        self.take_produced();
+        !self.writer_gone
+    }
+
+    /// Closes connections idle as of `now_ns` (live, when no frames come).
+    fn expire(&mut self, now_ns: u64) {
+        self.extraction.expire(now_ns, &mut self.produced);
+        self.take_produced();
+    }
+
+    /// Selects, redacts and batches what extraction produced.
+    fn take_produced(&mut self) {
+        for mut record in self.produced.drain(..) {
+            if !self.selection.keep(&record) {
+                continue;
+            }
+            if !self.limiter.as_mut().is_none_or(|l| l.keep(&record)) {
+                continue;
+            }
+            if let Some(r) = self.redactor.as_mut() {
+                r.record(&mut record);
+            }
+            let size = match &record {
+                Record::Request(m) => {
+                    self.requests_written += 1;
+                    m.bytes.len()
+                }
+                Record::Response(r) | Record::Interim(r) | Record::Orphan(r) => {
+                    r.message.bytes.len()
+                }
+                _ => 64,
+            };
+            self.batch_bytes += size;
+            self.batch.push(record);
+        }
+        if self.batch.len() >= BATCH || self.batch_bytes >= BATCH_BYTES {
+            self.send_batch();
+        }
+        if !self.tls_noted && self.extraction.http_stats().tls_conns > 0 {
+            self.tls_noted = true;
+            tracing::warn!(
+                "TLS connections on the watched ports: they cannot be read and are skipped (counted in tls_connections)"
+            );
+            self.send(ToWriter::Note(TLS_NOTE.to_string()));
+        }
+    }
+
+    fn send_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.batch_bytes = 0;
+        self.send(ToWriter::Records(batch));
+    }
+
+    fn send(&mut self, message: ToWriter) {
+        if !self.writer_gone && self.tx.send(message).is_err() {
+            self.writer_gone = true;
+        }
+    }
+
+    /// End of input: every connection is closed and what is complete is written.
+    fn finish(&mut self) {
+        self.extraction.finish(&mut self.produced);
+        self.take_produced();
+        self.send_batch();
+        self.publish();
+    }
+
+    fn limit_done(&self, now_ns: u64) -> bool {
+        self.limiter.as_ref().is_some_and(|l| l.done(now_ns))
+    }
+
+    /// Sets the figures (and sends the writer a counter snapshot) at most every PUBLISH_EVERY.
+    fn publish_if_due(&mut self, queue_bytes: usize) {
+        if self.published_at.elapsed() < PUBLISH_EVERY {
+            return;
+        }
+        self.published_at = Instant::now();
+        self.figures.queue_bytes.set(queue_bytes as u64);
+        self.publish();
+        let snapshot = self.counter_values();
+        self.send(ToWriter::Snapshot(snapshot));
+    }
+
+    fn publish(&self) {
+        let http = self.extraction.http_stats();
+        let tcp = self.extraction.tcp_stats();
+        let f = &self.figures;
+        f.flows_open.set(self.extraction.open_flows() as u64);
+        f.requests.set(http.requests);
+        f.responses.set(http.responses);
+        f.tls_connections.set(http.tls_conns);
+        f.non_http_connections.set(http.non_http_conns);
+        f.gaps.set(tcp.gaps);
+        f.gap_bytes.set(tcp.gap_bytes());
+        f.memory_bytes.set(self.extraction.buffered_bytes() as u64);
+        f.peak_memory_bytes.set(tcp.peak_buffered_bytes);
+        f.memory_give_ups.set(tcp.given_up_flows);
+        f.sampled_out_requests
+            .set(self.selection.sampled_out_requests);
+        f.filtered_requests.set(self.selection.filtered_requests);
+        f.requests_written.set(self.requests_written);
+        if let Some(r) = &self.redactor {
+            f.redacted_values.set(r.stats().values);
+        }
+    }
+
+    /// The counters of the closing record: capture, selection, redaction, then every stage's own.
+    fn counter_values(&self) -> Vec<(String, u64)> {
+        let mut values = Vec::new();
+        if self.interfaces.is_empty() {
+            values.extend([
+                ("packets".to_string(), self.frames),
+                ("bytes".to_string(), self.bytes),
+                ("truncated_files".to_string(), self.truncated_files),
+            ]);
+        } else {
+            // Live: what libpcap delivered; frames dropped at the queue never reached extraction.
+            let sum = |f: fn(&InterfaceCounters) -> &Metric| {
+                self.interfaces.iter().map(|(_, c)| f(c).get()).sum::<u64>()
+            };
+            values.extend([
+                ("packets".to_string(), sum(|c| &c.packets)),
+                ("bytes".to_string(), sum(|c| &c.bytes)),
+                ("extracted_packets".to_string(), self.frames),
+                ("kernel_drops".to_string(), sum(|c| &c.kernel_drops)),
+                ("interface_drops".to_string(), sum(|c| &c.interface_drops)),
+                ("queue_drops".to_string(), sum(|c| &c.queue_drops)),
+            ]);
+            for (name, c) in &self.interfaces {
+                values.extend([
+                    (format!("capture.{name}.packets"), c.packets.get()),
+                    (format!("capture.{name}.kernel_drops"), c.kernel_drops.get()),
+                    (
+                        format!("capture.{name}.interface_drops"),
+                        c.interface_drops.get(),
+                    ),
+                    (format!("capture.{name}.queue_drops"), c.queue_drops.get()),
+                ]);
+            }
+        }
+        values.push(("requests_written".to_string(), self.requests_written));
+        if self.selection.active() {
+            values.extend(
+                self.selection
+                    .counters()
+                    .into_iter()
+                    .map(|(k, v)| (format!("select.{k}"), v)),
+            );
+        }
+        if let Some(r) = &self.redactor {
+            let s = r.stats();
+            values.push(("redact.values".to_string(), s.values));
+            values.push(("redact.messages".to_string(), s.messages));
+        }
+        values.extend(self.extraction.counters());
+        values
+    }
+}
+
+/// Said once in the log when the first TLS connection is seen.
+const TLS_NOTE: &str = "TLS connections were seen on the watched ports: they cannot be read, so \
+their requests are not in this log (counted in tls_connections / http.tls_conns)";
+
+/// What the writer thread hands back.
+struct WriterOutcome {
+    writer: RotatingWriter,
+    finished: Vec<FinishedFile>,
+}
+
+/// Starts the writer thread: it writes records into the rotating writer (whose first file is
+/// already open), rotates when due, closes blocks on a timer, and finishes the last file.
+fn spawn_writer(
+    mut writer: RotatingWriter,
+    meta: Meta,
+    run_start: SystemTime,
+    figures: Figures,
+) -> anyhow::Result<(
+    SyncSender<ToWriter>,
+    std::thread::JoinHandle<anyhow::Result<WriterOutcome>>,
+)> {
+    let (tx, rx) = mpsc::sync_channel::<ToWriter>(WRITER_QUEUE);
+    let thread = std::thread::Builder::new()
         .name("reel-writer".into())
-        .spawn(move || -> Result<_, crate::log::LogError> {
-            for batch in rx {
-                for record in &batch {
+        .spawn(move || {
+            writer_loop(&mut writer, &rx, meta, run_start, &figures)
+                .map(|finished| WriterOutcome { finished, writer })
+        })
+        .context("cannot start the writer thread")?;
+    Ok((tx, thread))
+}
+
+fn writer_loop(
+    writer: &mut RotatingWriter,
+    rx: &Receiver<ToWriter>,
+    mut meta: Meta,
+    run_start: SystemTime,
+    figures: &Figures,
+) -> anyhow::Result<Vec<FinishedFile>> {
+    let mut snapshot: Vec<(String, u64)> = Vec::new();
+    loop {
+        let message = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                // The sender died without a word (a panic upstream): keep what was written.
+                writer.finish_current(Counters {
+                    end_ns: now_ns(),
+                    values: snapshot,
+                })?;
+                break;
+            }
+        };
+        match message {
+            Some(ToWriter::Records(records)) => {
+                for record in &records {
                     writer.write(record)?;
                 }
             }
-            Ok(writer)
-        })
-        .context("cannot start the writer thread")?;
+            Some(ToWriter::Note(note)) => {
+                meta.notes.push(note);
+                let mut later = meta.clone();
+                later.start_ns = now_ns();
+                let number = writer.files_opened();
+                writer.write(&Record::Meta(file_meta(&later, writer, number, run_start)))?;
+            }
+            Some(ToWriter::Snapshot(values)) => snapshot = values,
+            Some(ToWriter::Finish(counters)) => {
+                writer.finish_current(counters)?;
+                break;
+            }
+            Some(ToWriter::Abort) => {
+                writer.abort()?;
+                break;
+            }
+            None => {}
+        }
+        let now = SystemTime::now();
+        if writer.due(now) {
+            // Finished (synced, renamed) on a thread of its own; the next file opens now.
+            writer.finish_current(Counters {
+                end_ns: now_ns(),
+                values: snapshot.clone(),
+            })?;
+            let next = file_meta(&meta, writer, writer.files_opened() + 1, run_start);
+            writer.open(now, next).map_err(open_error)?;
+        }
+        writer.flush_if_due()?;
+        figures.files_finished.add(writer.poll_finished()? as u64);
+        figures.bytes_written.set(writer.bytes_written());
+    }
+    figures.files_finished.add(writer.wait_finished()? as u64);
+    figures.bytes_written.set(writer.bytes_written());
+    Ok(writer.finished().to_vec())
+}
 
-    let mut extraction = Extraction::new(ExtractionConfig {
+/// The metadata of file `number` of the run (its first record, or a later note): the run's, plus
+/// where the file stands in a rotated run.
+fn file_meta(meta: &Meta, writer: &RotatingWriter, number: u64, run_start: SystemTime) -> Meta {
+    let mut m = meta.clone();
+    if !writer.plan().is_single() {
+        let started: chrono::DateTime<chrono::Local> = run_start.into();
+        m.notes.insert(
+            0,
+            format!(
+                "file {number} of a run started {}; connection ids continue across the run's files \
+                 (a response may be in the file after its request's)",
+                started.format("%Y-%m-%dT%H:%M:%S%z")
+            ),
+        );
+    }
+    m
+}
+
+fn open_error(e: OpenError) -> anyhow::Error {
+    match e {
+        OpenError::Log(e) => e.into(),
+        OpenError::Name(e) => classified(e),
+    }
+}
+
+/// The validated output, extraction and selection settings common to both modes.
+struct Common {
+    plan: OutputPlan,
+    extraction: ExtractionConfig,
+    selection: Selection,
+    redactor: Option<Redactor>,
+    notes: Vec<String>,
+}
+
+fn common(args: &Args, live: bool) -> anyhow::Result<Common> {
+    if args.limit == Some(0) {
+        return Err(usage("--limit", "must be at least 1"));
+    }
+    let plan = OutputPlan::new(&OutputFlags {
+        output: args.output.clone(),
+        rotate_size: args.rotate_size,
+        rotate_interval: args.rotate_interval,
+        retain_files: args.retain_files,
+        retain_size: args.retain_size,
+        force: args.force,
+        append: args.append,
+    })
+    .map_err(classified)?;
+    let (max_memory, max_flow) = if live {
+        (LIVE_MAX_MEMORY, LIVE_MAX_FLOW_MEMORY)
+    } else {
+        (READ_MAX_MEMORY, READ_MAX_FLOW_MEMORY)
+    };
+    let extraction = ExtractionConfig {
         tcp: TcpConfig {
             idle_timeout_ns: args.idle_timeout.as_nanos() as u64,
-            max_flow_bytes: args.max_flow_memory as usize,
-            max_total_bytes: args.max_memory as usize,
+            max_flow_bytes: args.max_flow_memory.unwrap_or(max_flow) as usize,
+            max_total_bytes: args.max_memory.unwrap_or(max_memory) as usize,
             ..TcpConfig::default()
         },
         http: ExtractConfig {
@@ -188,16 +887,130 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             ..ExtractConfig::default()
         },
         ..ExtractionConfig::default()
-    });
-    let mut limiter = args.limit.map(Limiter::new);
+    };
+    let mut notes = Vec::new();
+    let mut selection = Selection::default();
+    if let Some(pct) = args.sample {
+        selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
+        notes.push(format!(
+            "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
+        ));
+    }
+    let filter = args.select.build()?;
+    if !filter.is_empty() {
+        let mut flags = Vec::new();
+        let s = &args.select;
+        flags.extend(s.methods.iter().map(|m| format!("--method {m}")));
+        if s.read_only {
+            flags.push("--read-only".to_string());
+        }
+        flags.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
+        flags.extend(
+            s.exclude_paths
+                .iter()
+                .map(|p| format!("--exclude-path {p:?}")),
+        );
+        flags.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
+        notes.push(format!(
+            "requests selected by {}; the others and their responses are left out (counted in select.*)",
+            flags.join(" ")
+        ));
+        selection.filter = Some(filter);
+    }
+    let redactor = args.redact.build().map_err(classified)?;
+    if let Some(r) = &redactor {
+        if r.random_key() {
+            tracing::warn!(
+                "no --redact-key-file: a random key is used for this run, so equal secrets hash equal only within it"
+            );
+        }
+        let mut what = Vec::new();
+        if args.redact.default {
+            what.push("Authorization, Proxy-Authorization, cookies".to_string());
+        }
+        for (kind, names) in [
+            ("header", &args.redact.headers),
+            ("cookie", &args.redact.cookies),
+            ("param", &args.redact.params),
+        ] {
+            what.extend(names.iter().map(|n| format!("{kind} {n}")));
+        }
+        notes.push(format!(
+            "values redacted with a keyed hash (key id {}): {}",
+            r.key_id(),
+            what.join(", ")
+        ));
+    }
+    Ok(Common {
+        plan,
+        extraction,
+        selection,
+        redactor,
+        notes,
+    })
+}
+
+/// The writer's block settings: smaller blocks when files are small, so that rotation by size
+/// keeps close to the size asked.
+fn writer_config(plan: &OutputPlan) -> WriterConfig {
+    let mut config = WriterConfig::default();
+    if let Some(size) = plan.rotate_size {
+        config.block_bytes = (size / 4).clamp(16 << 10, 1 << 20) as usize;
+    }
+    config
+}
+
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Runs `reel record`.
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    if args.interfaces.is_empty() {
+        run_read(args)
+    } else {
+        run_live(args)
+    }
+}
+
+/// `reel record --read`: files in, one thread extracting, one writing.
+fn run_read(args: Args) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let common = common(&args, false)?;
+    let mut source = OfflineSource::open(&args.read, args.filter.as_deref())?;
+    let meta = Meta {
+        host: host_name(),
+        sources: args.read.iter().map(|p| p.display().to_string()).collect(),
+        filter: args.filter.clone().unwrap_or_default(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        start_ns: 0,
+        redaction_key_id: common
+            .redactor
+            .as_ref()
+            .map(|r| r.key_id().to_string())
+            .unwrap_or_default(),
+        command: "record".to_string(),
+        notes: common.notes.clone(),
+    };
+    let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
+    let run_start = SystemTime::now();
+    let first = file_meta(&meta, &writer, 1, run_start);
+    writer.open(run_start, first).map_err(open_error)?;
+    let figures = Figures::default();
+    let (tx, writer_thread) = spawn_writer(writer, meta, run_start, figures.clone())?;
+    let mut recorder = Recorder::new(
+        common.extraction,
+        common.selection,
+        args.limit,
+        common.redactor,
+        tx.clone(),
+        figures,
+    );
+
     let duration_ns = args.duration.map(|d| d.as_nanos() as u64);
     let mut first_ts: Option<u64> = None;
-    let mut frames = 0u64;
-    let mut bytes = 0u64;
-    let mut produced = Vec::with_capacity(BATCH);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut writer_gone = false;
-
     let read = loop {
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
@@ -208,58 +1021,379 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         if duration_ns.is_some_and(|d| frame.ts_ns.saturating_sub(start) > d) {
             break Ok(());
         }
-        frames += 1;
-        bytes += frame.data.len() as u64;
-        extraction.push(&frame, &mut produced);
         let ts = frame.ts_ns;
-        batch.extend(
-            produced
-                .drain(..)
-                .filter(|r| limiter.as_mut().is_none_or(|l| l.keep(r))),
-        );
-        if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
-            writer_gone = true;
+        if !recorder.push(&frame) {
             break Ok(());
         }
-        if limiter.as_ref().is_some_and(|l| l.done(ts)) {
+        if recorder.limit_done(ts) {
             break Ok(());
         }
     };
     if let Err(e) = read {
         // No partial output is left behind claiming anything: the .part file is removed.
+        let _ = tx.send(ToWriter::Abort);
         drop(tx);
-        if let Ok(Ok(writer)) = writer_thread.join() {
-            let _ = writer.abort();
-        }
+        drop(recorder);
+        let _ = writer_thread.join();
         return Err(e.into());
     }
-    if !writer_gone {
-        extraction.finish(&mut produced);
-        batch.extend(
-            produced
-                .drain(..)
-                .filter(|r| limiter.as_mut().is_none_or(|l| l.keep(r))),
-        );
-        let _ = tx.send(batch);
+    recorder.truncated_files = source.truncated_files();
+    if !recorder.writer_gone {
+        recorder.finish();
     }
+    let counters = Counters {
+        end_ns: now_ns(),
+        values: recorder.counter_values(),
+    };
+    let _ = tx.send(ToWriter::Finish(counters));
     drop(tx);
-    let writer = writer_thread
+    let outcome = writer_thread
         .join()
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
-
-    let mut values = vec![
-        ("packets".to_string(), frames),
-        ("bytes".to_string(), bytes),
-        ("truncated_files".to_string(), source.truncated_files()),
-    ];
-    values.extend(extraction.counters());
-    let summary = Summary::new(&args, &source, &extraction, frames, bytes);
-    let stats = writer.finish(Counters {
-        end_ns: now_ns(),
-        values,
-    })?;
-    summary.print(&args, &stats, started.elapsed())?;
+    let summary = Summary::new(&recorder, &outcome, recorder.frames, recorder.bytes);
+    summary.print_read(&args, &source, started.elapsed())?;
     Ok(Status::Success)
+}
+
+/// Combines `--port` and `--filter` into the capture's BPF filter.
+fn live_filter(ports: &[u16], filter: Option<&str>) -> String {
+    let tcp = if ports.is_empty() {
+        "tcp".to_string()
+    } else {
+        let list: Vec<String> = ports.iter().map(|p| format!("port {p}")).collect();
+        format!("tcp and ({})", list.join(" or "))
+    };
+    match filter {
+        Some(f) if !f.trim().is_empty() => format!("({tcp}) and ({f})"),
+        _ => tcp,
+    }
+}
+
+/// Switches to `name`'s user and group (supplementary groups cleared), for good.
+fn drop_privileges(name: &str) -> anyhow::Result<()> {
+    use nix::unistd::{Gid, Uid, User, getegid, geteuid, setgid, setgroups, setuid};
+    let user = User::from_name(name)
+        .map_err(|e| anyhow::anyhow!("--user {name}: cannot look the user up: {e}"))?
+        .ok_or_else(|| usage("--user", format!("no such user: {name}")))?;
+    if geteuid() == user.uid && getegid() == user.gid {
+        return Ok(());
+    }
+    let fail = |what: &str, e: nix::Error| {
+        anyhow::anyhow!(
+            "--user {name}: cannot {what}: {e} (switching users needs root; with setcap, run as the user itself)"
+        )
+    };
+    setgroups(&[user.gid]).map_err(|e| fail("set groups", e))?;
+    setgid(user.gid).map_err(|e| fail("set the group", e))?;
+    setuid(user.uid).map_err(|e| fail("set the user", e))?;
+    if !user.uid.is_root() && (setuid(Uid::from_raw(0)).is_ok() || setgid(Gid::from_raw(0)).is_ok())
+    {
+        anyhow::bail!("--user {name}: root could be regained after switching; refusing to go on");
+    }
+    tracing::info!("running as {name} (uid {}, gid {})", user.uid, user.gid);
+    Ok(())
+}
+
+/// SIGINT and SIGTERM: the first asks for a clean stop; a second exits at once (status 3, the
+/// open file left as `.part`, readable, as after a crash).
+fn install_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let term = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(signal, 3, term.clone())
+            .context("cannot install signal handlers")?;
+        signal_hook::flag::register(signal, term.clone())
+            .context("cannot install signal handlers")?;
+    }
+    Ok(term)
+}
+
+/// The capture figures of one interface, registered under its name.
+fn interface_counters(registry: &Registry, name: &str) -> InterfaceCounters {
+    let labels = [("interface", name)];
+    let series = |metric, help| registry.series(metric, help, Kind::Counter, &labels);
+    InterfaceCounters {
+        packets: series("reel_record_packets_total", "Frames captured."),
+        bytes: series(
+            "reel_record_captured_bytes_total",
+            "Bytes of the frames captured.",
+        ),
+        kernel_drops: series(
+            "reel_record_kernel_drops_total",
+            "Frames the kernel dropped because the capture ring was full (pcap_stats).",
+        ),
+        interface_drops: series(
+            "reel_record_interface_drops_total",
+            "Frames the interface or its driver dropped (pcap_stats).",
+        ),
+        queue_drops: series(
+            "reel_record_queue_drops_total",
+            "Frames dropped because the queue to extraction was full.",
+        ),
+    }
+}
+
+/// `reel record --interface`: the capture daemon.
+fn run_live(args: Args) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let common = common(&args, true)?;
+    if args.snaplen < 96 {
+        return Err(usage(
+            "--snaplen",
+            "must be at least 96 bytes (the headers)",
+        ));
+    }
+    let bpf = live_filter(&args.ports, args.filter.as_deref());
+    let config = LiveConfig {
+        interfaces: args.interfaces.clone(),
+        snaplen: args.snaplen,
+        buffer_bytes: u32::try_from(args.buffer_size).unwrap_or(u32::MAX),
+        promisc: args.promisc,
+        immediate: args.immediate,
+        filter: Some(bpf.clone()),
+        queue_bytes: args.queue_memory as usize,
+    };
+    // Everything that needs root happens before the switch to --user.
+    let capture = LiveCapture::open(&config).map_err(classified)?;
+    let listener = args
+        .metrics_addr
+        .as_deref()
+        .map(metrics::bind)
+        .transpose()
+        .map_err(classified)?;
+    if let Some(user) = &args.user {
+        drop_privileges(user)?;
+    } else if nix::unistd::geteuid().is_root() {
+        tracing::info!("capturing as root; --user NAME would parse packets without root");
+    }
+    let term = install_signals()?;
+
+    let registry = Arc::new(Registry::new());
+    let figures = Figures::registered(&registry);
+    let interfaces: Vec<(String, InterfaceCounters)> = capture
+        .interfaces()
+        .into_iter()
+        .map(|(name, _)| {
+            let c = interface_counters(&registry, &name);
+            (name, c)
+        })
+        .collect();
+    let ready = Ready::new();
+    let server = listener
+        .map(|l| metrics::serve(l, registry.clone(), ready.clone()))
+        .transpose()
+        .map_err(classified)?;
+
+    let meta = Meta {
+        host: host_name(),
+        sources: args.interfaces.clone(),
+        filter: bpf,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        start_ns: 0,
+        redaction_key_id: common
+            .redactor
+            .as_ref()
+            .map(|r| r.key_id().to_string())
+            .unwrap_or_default(),
+        command: "record".to_string(),
+        notes: common.notes.clone(),
+    };
+    let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
+    let run_start = SystemTime::now();
+    let first = file_meta(&meta, &writer, 1, run_start);
+    writer.open(run_start, first).map_err(open_error)?;
+    writer.apply_retention();
+    let (tx, writer_thread) = spawn_writer(writer, meta, run_start, figures.clone())?;
+
+    let mut source = capture
+        .start(interfaces.iter().map(|(_, c)| c.clone()).collect())
+        .map_err(classified)?;
+    let stopper = source.stopper();
+    let mut recorder = Recorder::new(
+        common.extraction,
+        common.selection,
+        args.limit,
+        common.redactor,
+        tx.clone(),
+        figures.clone(),
+    );
+    recorder.interfaces = interfaces.clone();
+    drop(tx);
+    let limit_hit = Arc::new(AtomicBool::new(false));
+    let limit_flag = limit_hit.clone();
+    let extraction_thread = std::thread::Builder::new()
+        .name("reel-extract".into())
+        .spawn(move || -> (Recorder, Result<(), LiveError>) {
+            let mut stopping = false;
+            let mut stop = |source: &crate::capture::live::LiveSource, limit: bool| {
+                if !stopping {
+                    stopping = true;
+                    limit_flag.store(limit, Ordering::Relaxed);
+                    source.stop();
+                }
+            };
+            let mut polls = 0u64;
+            loop {
+                let mut idle = false;
+                let now = match source.poll(Duration::from_millis(100)) {
+                    Poll::Frame(frame) => {
+                        let ts = frame.ts_ns;
+                        if !recorder.push(&frame) {
+                            // The writer failed; its error is reported by the main thread.
+                            None
+                        } else {
+                            Some(ts)
+                        }
+                    }
+                    Poll::Idle => {
+                        idle = true;
+                        let now = now_ns();
+                        recorder.expire(now);
+                        recorder.send_batch();
+                        Some(now)
+                    }
+                    Poll::Ended => break,
+                };
+                match now {
+                    None => stop(&source, false),
+                    Some(t) if recorder.limit_done(t) => stop(&source, true),
+                    Some(_) => {}
+                }
+                // The clock is read every 1024 frames (and when idle), not per frame.
+                polls += 1;
+                if polls % 1024 == 0 || idle {
+                    recorder.publish_if_due(source.queued_bytes());
+                }
+            }
+            let captured = source.join();
+            recorder.finish();
+            let counters = Counters {
+                end_ns: now_ns(),
+                values: recorder.counter_values(),
+            };
+            recorder.send(ToWriter::Finish(counters));
+            (recorder, captured)
+        })
+        .context("cannot start the extraction thread")?;
+    ready.set();
+    tracing::info!("capturing on {}", args.interfaces.join(", "));
+
+    // The main thread: signals, --duration, stats lines.
+    let totals = InterfaceTotals::new(&interfaces);
+    let mut stats = StatsLine::new(vec![
+        ("packets", totals.packets.clone(), Show::Rate),
+        ("kernel drops", totals.kernel_drops.clone(), Show::Value),
+        (
+            "interface drops",
+            totals.interface_drops.clone(),
+            Show::Value,
+        ),
+        ("queue drops", totals.queue_drops.clone(), Show::Value),
+        ("flows open", figures.flows_open.clone(), Show::Value),
+        ("requests", figures.requests.clone(), Show::Rate),
+        ("responses", figures.responses.clone(), Show::Value),
+        (
+            "TLS connections",
+            figures.tls_connections.clone(),
+            Show::Value,
+        ),
+        ("written", figures.bytes_written.clone(), Show::Bytes),
+        ("memory", figures.memory_bytes.clone(), Show::Bytes),
+        ("queue", figures.queue_bytes.clone(), Show::Bytes),
+    ]);
+    let mut next_stats = Instant::now() + args.stats_interval;
+    let stop_reason = loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if term.load(Ordering::Relaxed) {
+            break "a signal";
+        }
+        if args.duration.is_some_and(|d| started.elapsed() >= d) {
+            break "--duration";
+        }
+        if extraction_thread.is_finished() || writer_thread.is_finished() {
+            break if limit_hit.load(Ordering::Relaxed) {
+                "--limit"
+            } else {
+                "the capture ended"
+            };
+        }
+        if !args.stats_interval.is_zero() && Instant::now() >= next_stats {
+            next_stats += args.stats_interval;
+            totals.update(&interfaces);
+            eprintln!("{} stats: {}", local_time(), stats.line());
+        }
+    };
+    tracing::info!("stopping ({stop_reason}): draining the capture");
+    stopper.stop();
+    let (recorder, captured) = extraction_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the extraction thread panicked"))?;
+    let outcome = writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+    drop(server);
+    captured.map_err(classified)?;
+    totals.update(&interfaces);
+    let summary = Summary::new(
+        &recorder,
+        &outcome,
+        totals.packets.get(),
+        totals.bytes.get(),
+    );
+    summary.print_live(&args, &totals, recorder.frames, started.elapsed())?;
+    Ok(Status::Success)
+}
+
+/// A stage error that `exit::classify` sees with its own status (bad input → 2), whether or not
+/// the stage is known to `cmd::classify_stage_error`.
+fn classified<E>(e: E) -> anyhow::Error
+where
+    E: Classify + std::error::Error + Send + Sync + 'static,
+{
+    if e.status() == Status::BadInput {
+        BadInput(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
+/// Capture figures summed over the interfaces (for stats lines and totals).
+struct InterfaceTotals {
+    packets: Metric,
+    bytes: Metric,
+    kernel_drops: Metric,
+    interface_drops: Metric,
+    queue_drops: Metric,
+}
+
+impl InterfaceTotals {
+    fn new(interfaces: &[(String, InterfaceCounters)]) -> InterfaceTotals {
+        let t = InterfaceTotals {
+            packets: Metric::new(),
+            bytes: Metric::new(),
+            kernel_drops: Metric::new(),
+            interface_drops: Metric::new(),
+            queue_drops: Metric::new(),
+        };
+        t.update(interfaces);
+        t
+    }
+
+    fn update(&self, interfaces: &[(String, InterfaceCounters)]) {
+        let sum = |f: fn(&InterfaceCounters) -> &Metric| {
+            interfaces.iter().map(|(_, c)| f(c).get()).sum::<u64>()
+        };
+        self.packets.set(sum(|c| &c.packets));
+        self.bytes.set(sum(|c| &c.bytes));
+        self.kernel_drops.set(sum(|c| &c.kernel_drops));
+        self.interface_drops.set(sum(|c| &c.interface_drops));
+        self.queue_drops.set(sum(|c| &c.queue_drops));
+    }
+}
+
+fn local_time() -> String {
+    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 /// The figures of a finished run, for the human summary and `--json`.
@@ -267,21 +1401,19 @@ struct Summary {
     packets: u64,
     bytes: u64,
     counts: Vec<(&'static str, u64)>,
-    linktypes: Vec<String>,
+    files: Vec<String>,
+    deleted: Vec<String>,
+    message_bytes: u64,
+    file_bytes: u64,
+    records: u64,
 }
 
 impl Summary {
-    fn new(
-        _args: &Args,
-        source: &OfflineSource,
-        extraction: &Extraction,
-        packets: u64,
-        bytes: u64,
-    ) -> Summary {
-        let http = extraction.http_stats();
-        let tcp = extraction.tcp_stats();
-        let decode = extraction.decode_stats();
-        let counts = vec![
+    fn new(recorder: &Recorder, outcome: &WriterOutcome, packets: u64, bytes: u64) -> Summary {
+        let http = recorder.extraction.http_stats();
+        let tcp = recorder.extraction.tcp_stats();
+        let decode = recorder.extraction.decode_stats();
+        let mut counts = vec![
             ("requests", http.requests),
             ("responses", http.responses),
             ("interim", http.interim),
@@ -301,6 +1433,7 @@ impl Summary {
             ("not_tcp", decode.not_ip + decode.not_tcp),
             ("malformed", decode.malformed),
             ("memory_give_ups", tcp.given_up_flows),
+            ("peak_memory_bytes", tcp.peak_buffered_bytes),
             (
                 "truncated_messages",
                 http.truncated_max_body
@@ -309,20 +1442,31 @@ impl Summary {
                     + http.truncated_memory
                     + http.truncated_incomplete,
             ),
-            ("truncated_files", source.truncated_files()),
+            ("requests_written", recorder.requests_written),
         ];
-        let mut linktypes: Vec<String> = source
-            .file_stats()
-            .iter()
-            .flat_map(|f| f.linktypes.iter().map(|l| linktype::name(*l)))
-            .collect();
-        linktypes.sort();
-        linktypes.dedup();
+        counts.extend(recorder.selection.counters());
+        counts.push((
+            "redacted_values",
+            recorder.redactor.as_ref().map_or(0, |r| r.stats().values),
+        ));
+        let finished = &outcome.finished;
         Summary {
             packets,
             bytes,
             counts,
-            linktypes,
+            files: finished
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect(),
+            deleted: outcome
+                .writer
+                .deleted()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            message_bytes: finished.iter().map(|f| f.stats.message_bytes).sum(),
+            file_bytes: finished.iter().map(|f| f.stats.file_bytes).sum(),
+            records: finished.iter().map(|f| f.stats.records).sum(),
         }
     }
 
@@ -333,10 +1477,90 @@ impl Summary {
             .map_or(0, |(_, v)| *v)
     }
 
-    fn print(
+    fn output_name(&self, args: &Args) -> String {
+        match self.files.as_slice() {
+            [one] => one.clone(),
+            _ => args.output.display().to_string(),
+        }
+    }
+
+    /// Lines common to both modes, after the first.
+    fn common_lines(&self, args: &Args) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{} requests, {} responses, {} interim (1xx), {} orphan responses, {} unanswered",
+            self.get("requests"),
+            self.get("responses"),
+            self.get("interim"),
+            self.get("orphans"),
+            self.get("unanswered"),
+        )];
+        lines.push(format!(
+            "{} connections, {} gaps ({}), {} truncated messages, {} non-HTTP, {} TLS, {} upgraded",
+            self.get("flows"),
+            self.get("gaps"),
+            human_bytes(self.get("gap_bytes")),
+            self.get("truncated_messages"),
+            self.get("non_http_flows"),
+            self.get("tls_connections"),
+            self.get("upgraded_connections"),
+        ));
+        if args.sample.is_some() || !args.select.build().is_ok_and(|f| f.is_empty()) {
+            lines.push(format!(
+                "selection: {} requests left out by --sample, {} by the filters (and {} responses), {} requests written",
+                self.get("sampled_out_requests"),
+                self.get("filtered_requests"),
+                self.get("filtered_responses"),
+                self.get("requests_written"),
+            ));
+        }
+        if self.get("redacted_values") > 0 || args.redact.any() {
+            lines.push(format!(
+                "redaction: {} values replaced",
+                self.get("redacted_values")
+            ));
+        }
+        let wrote = match self.files.len() {
+            1 => self.output_name(args),
+            n => format!("{n} files ({})", args.output.display()),
+        };
+        lines.push(format!(
+            "wrote {wrote}: {} for {} of messages (ratio {:.3} of messages, {:.3} of the capture)",
+            human_bytes(self.file_bytes),
+            human_bytes(self.message_bytes),
+            ratio(self.file_bytes, self.message_bytes),
+            ratio(self.file_bytes, self.bytes),
+        ));
+        if !self.deleted.is_empty() {
+            lines.push(format!(
+                "retention deleted {} older files",
+                self.deleted.len()
+            ));
+        }
+        lines
+    }
+
+    fn json(&self, args: &Args, secs: f64) -> serde_json::Map<String, serde_json::Value> {
+        let mut json = serde_json::Map::new();
+        json.insert("output".into(), self.output_name(args).into());
+        json.insert("files".into(), self.files.clone().into());
+        json.insert("packets".into(), self.packets.into());
+        json.insert("bytes".into(), self.bytes.into());
+        for (k, v) in &self.counts {
+            json.insert((*k).into(), (*v).into());
+        }
+        json.insert("message_bytes".into(), self.message_bytes.into());
+        json.insert("file_bytes".into(), self.file_bytes.into());
+        json.insert("bytes_written".into(), self.file_bytes.into());
+        json.insert("records".into(), self.records.into());
+        json.insert("deleted_files".into(), self.deleted.clone().into());
+        json.insert("duration_s".into(), secs.into());
+        json
+    }
+
+    fn print_read(
         &self,
         args: &Args,
-        stats: &crate::log::WriterStats,
+        source: &OfflineSource,
         took: Duration,
     ) -> anyhow::Result<()> {
         let secs = took.as_secs_f64();
@@ -349,56 +1573,75 @@ impl Summary {
             secs,
             self.bytes as f64 / 1e6 / secs.max(1e-9),
         )];
-        lines.push(format!(
-            "{} requests, {} responses, {} interim (1xx), {} orphan responses, {} unanswered",
-            self.get("requests"),
-            self.get("responses"),
-            self.get("interim"),
-            self.get("orphans"),
-            self.get("unanswered"),
-        ));
-        lines.push(format!(
-            "{} connections, {} gaps ({}), {} truncated messages, {} non-HTTP, {} TLS, {} upgraded",
-            self.get("flows"),
-            self.get("gaps"),
-            human_bytes(self.get("gap_bytes")),
-            self.get("truncated_messages"),
-            self.get("non_http_flows"),
-            self.get("tls_connections"),
-            self.get("upgraded_connections"),
-        ));
-        lines.push(format!(
-            "skipped: {} not TCP, {} unsupported encapsulation, {} unknown link type, {} malformed, {} memory give-ups, {} truncated files",
-            self.get("not_tcp"),
-            self.get("unsupported_encapsulation"),
-            self.get("unknown_linktype"),
-            self.get("malformed"),
-            self.get("memory_give_ups"),
-            self.get("truncated_files"),
-        ));
-        lines.push(format!(
-            "wrote {}: {} for {} of messages (ratio {:.3} of messages, {:.3} of the capture)",
-            args.output.display(),
-            human_bytes(stats.file_bytes),
-            human_bytes(stats.message_bytes),
-            ratio(stats.file_bytes, stats.message_bytes),
-            ratio(stats.file_bytes, self.bytes),
-        ));
+        let mut rest = self.common_lines(args);
+        rest.insert(
+            2,
+            format!(
+                "skipped: {} not TCP, {} unsupported encapsulation, {} unknown link type, {} malformed, {} memory give-ups, {} truncated files",
+                self.get("not_tcp"),
+                self.get("unsupported_encapsulation"),
+                self.get("unknown_linktype"),
+                self.get("malformed"),
+                self.get("memory_give_ups"),
+                source.truncated_files(),
+            ),
+        );
+        lines.extend(rest);
         for line in &lines {
             eprintln!("{line}");
         }
-        let mut json = serde_json::Map::new();
-        json.insert("output".into(), args.output.display().to_string().into());
-        json.insert("packets".into(), self.packets.into());
-        json.insert("bytes".into(), self.bytes.into());
-        for (k, v) in &self.counts {
-            json.insert((*k).into(), (*v).into());
+        let mut json = self.json(args, secs);
+        json.insert("truncated_files".into(), source.truncated_files().into());
+        let mut linktypes: Vec<String> = source
+            .file_stats()
+            .iter()
+            .flat_map(|f| f.linktypes.iter().map(|l| linktype::name(*l)))
+            .collect();
+        linktypes.sort();
+        linktypes.dedup();
+        json.insert("linktypes".into(), linktypes.into());
+        args.json.emit(&serde_json::Value::Object(json))
+    }
+
+    fn print_live(
+        &self,
+        args: &Args,
+        totals: &InterfaceTotals,
+        recorder_frames: u64,
+        took: Duration,
+    ) -> anyhow::Result<()> {
+        let secs = took.as_secs_f64();
+        let mut lines = vec![format!(
+            "captured {} packets ({}) on {} in {:.1} s; drops: {} kernel, {} interface, {} queue",
+            self.packets,
+            human_bytes(self.bytes),
+            args.interfaces.join(", "),
+            secs,
+            totals.kernel_drops.get(),
+            totals.interface_drops.get(),
+            totals.queue_drops.get(),
+        )];
+        lines.extend(self.common_lines(args));
+        lines.insert(
+            3,
+            format!(
+                "memory: peak {} of --max-memory buffered, {} connections given up",
+                human_bytes(self.get("peak_memory_bytes")),
+                self.get("memory_give_ups"),
+            ),
+        );
+        for line in &lines {
+            eprintln!("{line}");
         }
-        json.insert("linktypes".into(), self.linktypes.clone().into());
-        json.insert("message_bytes".into(), stats.message_bytes.into());
-        json.insert("file_bytes".into(), stats.file_bytes.into());
-        json.insert("records".into(), stats.records.into());
-        json.insert("duration_s".into(), secs.into());
+        let mut json = self.json(args, secs);
+        json.insert("interfaces".into(), args.interfaces.clone().into());
+        json.insert("extracted_packets".into(), recorder_frames.into());
+        json.insert("kernel_drops".into(), totals.kernel_drops.get().into());
+        json.insert(
+            "interface_drops".into(),
+            totals.interface_drops.get().into(),
+        );
+        json.insert("queue_drops".into(), totals.queue_drops.get().into());
         args.json.emit(&serde_json::Value::Object(json))
     }
 }
@@ -409,16 +1652,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 /// Bytes in B, kB, MB, GB (powers of 1000, as `ls -lh --si` and network tools print them).
 pub fn human_bytes(n: u64) -> String {
-    let n = n as f64;
-    if n < 1e3 {
-        format!("{n} B")
-    } else if n < 1e6 {
-        format!("{:.1} kB", n / 1e3)
-    } else if n < 1e9 {
-        format!("{:.1} MB", n / 1e6)
-    } else {
-        format!("{:.2} GB", n / 1e9)
-    }
+    metrics::human_bytes(n)
 }
 
 /// Wall-clock time, ns since the Unix epoch.
@@ -426,4 +1660,152 @@ pub fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_is_by_connection_and_symmetric() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        for per_million in [0, 1, 100_000, 999_999, 1_000_000] {
+            assert_eq!(
+                sample_keeps(a, b, per_million),
+                sample_keeps(b, a, per_million)
+            );
+        }
+        assert!(sample_keeps(a, b, 1_000_000));
+        assert!(!sample_keeps(a, b, 0));
+        // About the share asked for, over many connections.
+        let kept = (0..20_000u16)
+            .filter(|p| {
+                let c: SocketAddr = format!("10.0.0.1:{}", 20_000 + p).parse().unwrap();
+                sample_keeps(c, b, 100_000)
+            })
+            .count();
+        assert!((1_800..2_200).contains(&kept), "{kept}");
+    }
+
+    #[test]
+    fn percentages_parse() {
+        assert_eq!(parse_percent("10"), Ok(10.0));
+        assert_eq!(parse_percent("2.5%"), Ok(2.5));
+        assert!(parse_percent("0").is_err());
+        assert!(parse_percent("101").is_err());
+        assert!(parse_percent("lots").is_err());
+    }
+
+    #[test]
+    fn live_filters_combine_ports_and_the_users() {
+        assert_eq!(live_filter(&[], None), "tcp");
+        assert_eq!(
+            live_filter(&[80, 8080], None),
+            "tcp and (port 80 or port 8080)"
+        );
+        assert_eq!(
+            live_filter(&[80], Some("host 10.0.0.5")),
+            "(tcp and (port 80)) and (host 10.0.0.5)"
+        );
+    }
+
+    fn message(conn: u64, index: u32, bytes: &[u8]) -> crate::exchange::Message {
+        crate::exchange::Message {
+            conn,
+            index,
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+            first_ts_ns: 1,
+            last_ts_ns: 1,
+            bytes: bytes::Bytes::copy_from_slice(bytes),
+            head_len: bytes.len() as u32,
+            body_len: 0,
+            truncation: None,
+            external_id: None,
+        }
+    }
+
+    fn response(conn: u64, index: u32) -> crate::exchange::Response {
+        crate::exchange::Response {
+            message: message(conn, index, b"HTTP/1.1 200 OK\r\n\r\n"),
+            status: 200,
+            latency_ns: Some(1),
+            latency_last_ns: Some(1),
+        }
+    }
+
+    #[test]
+    fn filtered_requests_take_their_responses_with_them() {
+        let filter = FilterArgs {
+            exclude_paths: vec!["^/health".into()],
+            ..FilterArgs::default()
+        }
+        .build()
+        .unwrap();
+        let mut s = Selection {
+            filter: Some(filter),
+            ..Selection::default()
+        };
+        let health = b"GET /health HTTP/1.1\r\n\r\n";
+        let api = b"GET /api/x HTTP/1.1\r\n\r\n";
+        let kept: Vec<bool> = [
+            Record::Request(message(1, 0, health)),
+            Record::Interim(response(1, 0)),
+            Record::Response(response(1, 0)),
+            Record::Request(message(1, 1, api)),
+            Record::Response(response(1, 1)),
+            Record::Orphan(response(2, 0)),
+        ]
+        .iter()
+        .map(|r| s.keep(r))
+        .collect();
+        assert_eq!(kept, [false, false, false, true, true, false]);
+        assert_eq!(
+            s.counters(),
+            [
+                ("sampled_out_requests", 0),
+                ("sampled_out_records", 0),
+                ("filtered_requests", 1),
+                ("filtered_responses", 3),
+            ]
+        );
+        assert!(s.dropped.is_empty(), "answered keys are forgotten");
+    }
+
+    #[test]
+    fn dropped_keys_stay_bounded() {
+        let mut s = Selection::default();
+        for i in 0..(MAX_DROPPED_KEYS as u32 + 10) {
+            s.remember_dropped((1, i));
+        }
+        assert_eq!(s.dropped.len(), MAX_DROPPED_KEYS);
+        assert!(!s.dropped.contains(&(1, 0)) && s.dropped.contains(&(1, 10)));
+    }
+
+    #[test]
+    fn flags_of_flattened_groups_stay_apart() {
+        use clap::{CommandFactory, Parser};
+        crate::cli::Cli::command().debug_assert();
+        let cli = crate::cli::Cli::parse_from([
+            "reel",
+            "record",
+            "-i",
+            "eth0",
+            "-o",
+            "x.reel",
+            "--redact-header",
+            "X-Api-Key",
+            "--header",
+            "Accept: json",
+            "--path",
+            "^/api",
+        ]);
+        let crate::cli::Command::Record(args) = cli.command else {
+            panic!("not record");
+        };
+        assert_eq!(args.redact.headers, ["X-Api-Key"]);
+        assert_eq!(args.select.headers, ["Accept: json"]);
+        assert_eq!(args.select.paths, ["^/api"]);
+    }
 }

@@ -14,6 +14,7 @@ pub mod format;
 pub mod gor;
 pub mod merge;
 mod reader;
+pub mod rotate;
 mod writer;
 
 use std::io;

@@ -424,3 +424,206 @@ impl Tcpdump {
         self.path.clone()
     }
 }
+
+/// The port `reel record` serves /metrics and /ready on inside a test's namespace (each namespace
+/// has its own loopback, so tests never share it).
+pub const METRICS_PORT: u16 = 9187;
+
+/// `reel record --interface …` running inside a namespace, stopped by its PID on drop. Its
+/// stderr is collected as it comes.
+pub struct LiveReel {
+    /// The running recorder (`ip netns exec` execs into it: same PID).
+    pub process: Guard,
+    /// The namespace it runs in.
+    pub ns: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl LiveReel {
+    /// Starts `reel record ARGS --metrics-addr 127.0.0.1:9187` in `ns` and waits until `/ready`
+    /// answers 200 (the capture handles are open). Panics with reel's stderr if it exits first.
+    pub fn start(ns: &str, args: &[&str]) -> LiveReel {
+        let metrics = format!("127.0.0.1:{METRICS_PORT}");
+        let mut full = vec![env!("CARGO_BIN_EXE_reel"), "record"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--metrics-addr", &metrics]);
+        let child = netns_command(ns, &full)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("reel");
+        let mut process = Guard::new(child);
+        let stderr = process.child.as_mut().unwrap().stderr.take().unwrap();
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let mut reel = LiveReel {
+            process,
+            ns: ns.to_string(),
+            stderr: text,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if reel.get("/ready").is_some_and(|(status, _)| status == 200) {
+                break;
+            }
+            let exited = reel
+                .process
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("reel exited with {status}: {}", reel.stderr());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "reel record did not become ready: {}",
+                reel.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        reel
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.process.child.as_ref().map(|c| c.id() as i32).unwrap()
+    }
+
+    /// `GET path` on the metrics endpoint, from inside the namespace: status and body.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{METRICS_PORT}{path}");
+        let out = netns_command(
+            &self.ns,
+            &["curl", "-s", "-m", "5", "-w", "\n%{http_code}", &url],
+        )
+        .output()
+        .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n')?;
+        Some((code.trim().parse().ok()?, body.to_string()))
+    }
+
+    /// The value of a series on /metrics (summed over labels), if present.
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        let (_, text) = self.get("/metrics")?;
+        let mut found = None;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (series, value) = line.rsplit_once(' ')?;
+            let family = series.split('{').next()?;
+            if family == name {
+                *found.get_or_insert(0) += value.parse::<f64>().ok()? as u64;
+            }
+        }
+        found
+    }
+
+    /// What reel printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` and waits up to `within` for the exit status (`None`: still running, then
+    /// killed).
+    pub fn stop(
+        &mut self,
+        signal: nix::sys::signal::Signal,
+        within: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let mut child = self.process.child.take()?;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, signal);
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                // Let the stderr reader catch the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+/// Every record of several logs, read in the order given (the files of one rotated run).
+pub fn read_logs(paths: &[PathBuf]) -> Vec<reel::exchange::Record> {
+    paths.iter().flat_map(|p| exchanges::read_log(p)).collect()
+}
+
+/// The files in `dir` whose names end with `suffix`, sorted by name.
+pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs wrk in the client namespace for `secs` seconds with `conns` connections and the API mix;
+/// panics if it fails.
+pub fn wrk_api_mix(net: &NetPair, url: &str, conns: u32, secs: u32) {
+    let script = repo().join("benches/scripts/api-mix.lua");
+    let out = net
+        .in_client(&[
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            &conns.to_string(),
+            "-d",
+            &format!("{secs}s"),
+            "-s",
+            script.to_str().unwrap(),
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The access log's requests that got an answer, and the exchanges of clients whose connection
+/// was not cut by wrk's stop (a request wrk's close cut short is logged 499 by nginx).
+pub fn answered(
+    truth: &[AccessEntry],
+    xs: Vec<exchanges::Exchange>,
+) -> (Vec<AccessEntry>, Vec<exchanges::Exchange>) {
+    let answered: Vec<_> = truth.iter().filter(|e| e.status != 499).cloned().collect();
+    let cut: Vec<u16> = truth
+        .iter()
+        .filter(|e| e.status == 499)
+        .map(|e| e.port)
+        .collect();
+    let xs = xs
+        .into_iter()
+        .filter(|x| x.status().is_some() || !cut.contains(&x.request.client.port()))
+        .collect();
+    (answered, xs)
+}
+
+/// Held by tests that drive a server at full speed, so that two of them in one test binary do not
+/// share the CPUs (a starved capture would drop frames and the comparison would say so).
+pub fn full_speed_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
