@@ -227,6 +227,10 @@ pub struct Meta {
     pub command: String,
     /// Notes said once for the whole file, e.g. that TLS connections were seen and skipped.
     pub notes: Vec<String>,
+    /// Identifies the run that wrote the log: the files one `record` run rotates through share it,
+    /// and connection ids are unique within a run, so merging those files keeps the ids (and an
+    /// exchange split across two files still pairs). 0 when unknown.
+    pub run_id: u64,
 }
 
 /// Named counters written when a log is closed (packets, drops, requests, …).

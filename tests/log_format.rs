@@ -82,6 +82,7 @@ fn meta() -> Meta {
         redaction_key_id: "k1".into(),
         command: "record".into(),
         notes: vec!["TLS connections seen on port 443 were skipped".into()],
+        run_id: 0x5eed_cafe_f00d_0001,
     }
 }
 

@@ -350,3 +350,61 @@ fn merge_refuses_conn_ids_that_would_overflow() {
         "{err}"
     );
 }
+
+/// A log like `log_of`'s, written by run `run_id`.
+fn log_of_run(host: &str, run_id: u64, records: &[Record]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = Writer::new(&mut out, host, WriterConfig::default()).unwrap();
+    w.write(&Record::Meta(Meta {
+        host: host.into(),
+        command: "record".into(),
+        run_id,
+        ..Meta::default()
+    }))
+    .unwrap();
+    for r in records {
+        w.write(r).unwrap();
+    }
+    w.finish(Counters::default()).unwrap();
+    out
+}
+
+#[test]
+fn merge_keeps_the_ids_of_files_from_one_run_and_separates_runs() {
+    // Two rotated files of run 7 (connection 1 spans both), and a file of run 9.
+    let first = log_of_run("a", 7, &[req(1, 0, 100), req(2, 0, 150)]);
+    let second = log_of_run("a", 7, &[req(1, 1, 300), req(3, 0, 310)]);
+    let other = log_of_run("b", 9, &[req(1, 0, 200)]);
+    let readers = vec![
+        Reader::new(&first[..], "a-1.reel").unwrap(),
+        Reader::new(&second[..], "a-2.reel").unwrap(),
+        Reader::new(&other[..], "b.reel").unwrap(),
+    ];
+    let merged: Vec<Record> = Merger::new(readers).unwrap().map(Result::unwrap).collect();
+    let conns: Vec<(u64, u64)> = merged
+        .iter()
+        .filter_map(|r| match r {
+            Record::Request(m) => Some((m.first_ts_ns, m.conn)),
+            _ => None,
+        })
+        .collect();
+    // Two runs: run 7's connection c becomes 2c, run 9's becomes 2c + 1.
+    assert_eq!(
+        conns,
+        vec![(100, 2), (150, 4), (200, 3), (300, 2), (310, 6)]
+    );
+    let Some(Record::Meta(meta)) = merged.first() else {
+        panic!("merge starts with a Meta")
+    };
+    assert_ne!(meta.run_id, 0);
+    assert_ne!(meta.run_id, 7);
+    // The files of one run alone keep their ids and their run id.
+    let readers = vec![
+        Reader::new(&first[..], "a-1.reel").unwrap(),
+        Reader::new(&second[..], "a-2.reel").unwrap(),
+    ];
+    let merged: Vec<Record> = Merger::new(readers).unwrap().map(Result::unwrap).collect();
+    assert!(matches!(merged.first(), Some(Record::Meta(m)) if m.run_id == 7));
+    let ids: Vec<u64> = merged.iter().filter_map(Record::conn).collect();
+    assert_eq!(ids, vec![1, 2, 1, 3]);
+}

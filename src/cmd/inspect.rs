@@ -124,9 +124,18 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         let mut closing = None;
         while let Some(record) = reader.next_record()? {
             match record {
-                Record::Meta(m) => {
-                    meta.get_or_insert(m);
-                }
+                Record::Meta(m) => match &mut meta {
+                    // A later meta record (a live run saying something once) adds its notes.
+                    Some(first) => {
+                        let first: &mut Meta = first;
+                        for note in m.notes {
+                            if !first.notes.contains(&note) {
+                                first.notes.push(note);
+                            }
+                        }
+                    }
+                    None => meta = Some(m),
+                },
                 Record::Closing(c) => closing = Some(c),
                 Record::Request(m) => {
                     totals.requests += 1;

@@ -12,7 +12,7 @@ use crate::log::WriterConfig;
   reel merge node-a.reel node-b.reel node-c.reel -o fleet.reel
   reel merge prod-2026112*.reel -o week.reel --force")]
 pub struct Args {
-    /// The logs to merge (input i of N maps connection id c to c·N+i; one input keeps its ids).
+    /// The logs to merge (files of one recording run keep their connection ids; run g of G maps id c to c·G+g).
     #[arg(value_name = "FILE", required = true)]
     pub inputs: Vec<PathBuf>,
 

@@ -975,6 +975,13 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     }
 }
 
+/// An id for this run, shared by every file it rotates through: a hash of the host, the process
+/// and the clock, never 0.
+fn new_run_id() -> u64 {
+    let seed = format!("{}/{}/{}", host_name(), std::process::id(), now_ns());
+    xxhash_rust::xxh3::xxh3_64(seed.as_bytes()).max(1)
+}
+
 /// `reel record --read`: files in, one thread extracting, one writing.
 fn run_read(args: Args) -> anyhow::Result<Status> {
     let started = Instant::now();
@@ -993,6 +1000,7 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
             .unwrap_or_default(),
         command: "record".to_string(),
         notes: common.notes.clone(),
+        run_id: new_run_id(),
     };
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
     let run_start = SystemTime::now();
@@ -1198,6 +1206,7 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
             .unwrap_or_default(),
         command: "record".to_string(),
         notes: common.notes.clone(),
+        run_id: new_run_id(),
     };
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
     let run_start = SystemTime::now();

@@ -121,6 +121,7 @@ struct MetaV1 {
     redaction_key_id: String,
     command: String,
     notes: Vec<String>,
+    run_id: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -278,6 +279,7 @@ pub fn encode_record(
                 redaction_key_id: m.redaction_key_id.clone(),
                 command: m.command.clone(),
                 notes: m.notes.clone(),
+                run_id: m.run_id,
             };
             postcard::to_io(&v, &mut *out)?;
             kind::META
@@ -450,6 +452,7 @@ pub fn decode_frame<'a>(
                 redaction_key_id: v.redaction_key_id,
                 command: v.command,
                 notes: v.notes,
+                run_id: v.run_id,
             })
         }
         kind::REQUEST => {

@@ -1,8 +1,11 @@
 //! Merging several logs into one stream ordered by record time (captures from several nodes).
 //!
 //! A k-way merge holding one pending record per input. Ties keep input order (the earlier input
-//! first, and each input's own order). Connection ids stay unique: with N inputs, connection `c` of
-//! input `i` (from 0) becomes `c * N + i`; with one input ids are unchanged. The output starts with
+//! first, and each input's own order). Connection ids stay unique: inputs are grouped by the run
+//! that wrote them (`Meta::run_id`: the files one `record` run rotates through share one id space,
+//! so an exchange split across two of them still pairs); with G groups, connection `c` of group
+//! `g` (from 0, in input order) becomes `c * G + g`; with one group ids are unchanged. An input
+//! without a run id is a group of its own. The output starts with
 //! one Meta record (the first input's, with `sources` = the input names, `command` = "merge") and
 //! ends with one Closing record whose counters are the inputs' summed by name; the inputs' own Meta
 //! and Closing records are not passed through.
@@ -30,6 +33,10 @@ pub struct Merger<R: Read = File> {
     closing: Counters,
     last_ts: u64,
     state: State,
+    /// The id-space group of each input: inputs from one run share a group.
+    groups: Vec<usize>,
+    /// Number of groups: connection `c` of group `g` becomes `c * group_count + g`.
+    group_count: usize,
 }
 
 impl<R: Read> Merger<R> {
@@ -44,24 +51,55 @@ impl<R: Read> Merger<R> {
             closing: Counters::default(),
             last_ts: 0,
             state: State::Meta,
+            groups: vec![0; n],
+            group_count: 1,
             inputs,
         };
-        let mut metas = Vec::new();
+        let mut metas: Vec<Option<Meta>> = Vec::with_capacity(n);
+        let mut firsts = Vec::with_capacity(n);
         for i in 0..n {
             let first = merger.inputs[i].next_record()?;
-            let first = match first {
+            match first {
                 Some(Record::Meta(m)) => {
-                    metas.push(m);
-                    merger.pull(i)?
+                    metas.push(Some(m));
+                    firsts.push(merger.pull(i)?);
                 }
-                other => other,
+                other => {
+                    metas.push(None);
+                    firsts.push(other);
+                }
+            }
+        }
+        // Inputs written by one run (rotated files) share its id space: one group each run.
+        let mut runs: Vec<u64> = Vec::new();
+        for (i, meta) in metas.iter().enumerate() {
+            let run = meta.as_ref().map_or(0, |m| m.run_id);
+            let group = match runs.iter().position(|&r| r == run && run != 0) {
+                Some(g) => g,
+                None => {
+                    runs.push(run);
+                    runs.len() - 1
+                }
             };
+            merger.groups[i] = group;
+        }
+        merger.group_count = runs.len().max(1);
+        for (i, first) in firsts.into_iter().enumerate() {
             merger.set_head(i, first)?;
         }
+        let metas: Vec<Meta> = metas.into_iter().flatten().collect();
         let mut meta = metas.first().cloned().unwrap_or_default();
         meta.sources = merger.inputs.iter().map(|r| r.name().to_owned()).collect();
         meta.command = "merge".into();
         meta.tool_version = env!("CARGO_PKG_VERSION").into();
+        // One run keeps its id; several get an id of their own, derived from theirs.
+        meta.run_id = match runs.as_slice() {
+            [one] => *one,
+            many => {
+                let bytes: Vec<u8> = many.iter().flat_map(|r| r.to_le_bytes()).collect();
+                xxhash_rust::xxh3::xxh3_64(&bytes).max(1)
+            }
+        };
         if let Some(start) = metas.iter().map(|m| m.start_ns).min() {
             meta.start_ns = start;
         }
@@ -133,12 +171,13 @@ impl<R: Read> Merger<R> {
             add_counters(&mut self.closing, c);
             return Ok(());
         }
-        let n = self.inputs.len();
+        let n = self.group_count;
         if n > 1 {
+            let group = self.groups.get(i).copied().unwrap_or(i);
             let conn = record.conn().unwrap_or(0);
             let new = conn
                 .checked_mul(n as u64)
-                .and_then(|c| c.checked_add(i as u64))
+                .and_then(|c| c.checked_add(group as u64))
                 .ok_or_else(|| LogError::ConnOverflow {
                     path: self
                         .inputs
