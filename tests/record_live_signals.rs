@@ -118,8 +118,12 @@ fn a_second_signal_exits_at_once_leaving_a_readable_part() {
         &["-i", &net.server_if, "-o", log.to_str().unwrap()],
     );
     let pid = nix::unistd::Pid::from_raw(reel.pid());
+    // Both signals must arrive before the first one's drain can finish (with no traffic it takes
+    // milliseconds): stop the process, queue SIGINT and SIGTERM, and let it go on.
+    nix::sys::signal::kill(pid, Signal::SIGSTOP).unwrap();
     nix::sys::signal::kill(pid, Signal::SIGINT).unwrap();
-    let status = reel.stop(Signal::SIGTERM, Duration::from_secs(5)).unwrap();
+    nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap();
+    let status = reel.stop(Signal::SIGCONT, Duration::from_secs(5)).unwrap();
     assert_eq!(status.code(), Some(3), "{}", reel.stderr());
     let part = dir.path().join("twice.reel.part");
     assert!(part.exists() && !log.exists());

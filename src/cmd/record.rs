@@ -1103,17 +1103,27 @@ fn drop_privileges(name: &str) -> anyhow::Result<()> {
 }
 
 /// SIGINT and SIGTERM: the first asks for a clean stop; a second exits at once (status 3, the
-/// open file left as `.part`, readable, as after a crash).
+/// open file left as `.part`, readable, as after a crash). The signals are counted on one thread
+/// of their own, in the order they came, so two that arrive together still count as two.
 fn install_signals() -> anyhow::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let term = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        // Registered first, so it sees the flag as the previous signal left it.
-        signal_hook::flag::register_conditional_shutdown(signal, 3, term.clone())
-            .context("cannot install signal handlers")?;
-        signal_hook::flag::register(signal, term.clone())
-            .context("cannot install signal handlers")?;
-    }
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot install signal handlers")?;
+    let flag = term.clone();
+    std::thread::Builder::new()
+        .name("reel-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    eprintln!(
+                        "reel record: second signal, exiting now (the open file stays .part)"
+                    );
+                    std::process::exit(3);
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
     Ok(term)
 }
 
