@@ -656,3 +656,71 @@ fn target_map_filters_loop_limit_and_warmup() {
         r.target == if n % 3 == 0 { api.url() } else { img.url() }
     }));
 }
+
+/// Reads `http://ADDR/PATH` with a plain socket; `None` until the server answers.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[test]
+fn metrics_are_served_while_replaying() {
+    let dir = tempdir();
+    let log = dir.path().join("m.reel");
+    let records = (0..40u64)
+        .map(|i| {
+            let req = format!("GET /m/{i} HTTP/1.1\r\nHost: p\r\n\r\n");
+            request(i + 1, 0, T0 + i * MS, req.as_bytes())
+        })
+        .collect();
+    write_log(&log, records);
+    let server = TestServer::start();
+    let addr = format!("127.0.0.1:{}", dead_port());
+    let url = server.url();
+    let (log_arg, addr_arg) = (log.to_str().unwrap().to_string(), addr.clone());
+    let run = std::thread::spawn(move || {
+        let dir = tempdir();
+        replay(
+            dir.path(),
+            &[
+                &log_arg,
+                "--target",
+                &url,
+                "--rate",
+                "20/s",
+                "--metrics-addr",
+                &addr_arg,
+            ],
+        )
+    });
+    // While it runs (40 requests at 20/s: two seconds), /ready and /metrics answer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut sent = 0u64;
+    while std::time::Instant::now() < deadline && sent == 0 {
+        if let Some(page) = http_get(&addr, "/metrics") {
+            sent = page
+                .lines()
+                .find_map(|l| l.strip_prefix("reel_replay_sent_total "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(sent > 0, "no requests counted on /metrics");
+    assert!(http_get(&addr, "/ready").is_some_and(|p| p.starts_with("HTTP/1.1 200")));
+    let (code, json) = run.join().unwrap();
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["sent"], 40);
+    // Gone once the run is over.
+    assert!(http_get(&addr, "/metrics").is_none());
+}

@@ -33,27 +33,28 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
 
 /// The exit status of a stage error found in an error chain, if it is one.
 pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option<Status> {
-    if let Some(e) = cause.downcast_ref::<crate::log::LogError>() {
-        return Some(e.status());
+    macro_rules! stage_errors {
+        ($($error:ty),* $(,)?) => {
+            $(
+                if let Some(e) = cause.downcast_ref::<$error>() {
+                    return Some(e.status());
+                }
+            )*
+        };
     }
-    if let Some(e) = cause.downcast_ref::<crate::http::framing::FrameError>() {
-        return Some(e.status());
-    }
-    if let Some(e) = cause.downcast_ref::<crate::capture::CaptureError>() {
-        return Some(e.status());
-    }
-    if let Some(e) = cause.downcast_ref::<crate::compare::CompareError>() {
-        return Some(e.status());
-    }
-    if let Some(e) = cause.downcast_ref::<crate::compare::GateError>() {
-        return Some(e.status());
-    }
-    if let Some(e) = cause.downcast_ref::<crate::replay::ReplayError>() {
-        return Some(e.status());
-    }
-    if let Some(e) = cause.downcast_ref::<crate::demo::DemoError>() {
-        return Some(e.status());
-    }
+    stage_errors!(
+        crate::log::LogError,
+        crate::log::rotate::RotateError,
+        crate::http::framing::FrameError,
+        crate::capture::CaptureError,
+        crate::capture::live::LiveError,
+        crate::redact::RedactError,
+        crate::metrics::MetricsError,
+        crate::compare::CompareError,
+        crate::compare::GateError,
+        crate::replay::ReplayError,
+        crate::demo::DemoError,
+    );
     None
 }
 

@@ -96,6 +96,8 @@ pub struct ReplayConfig {
     pub progress: Progress,
     /// tokio worker threads for connections.
     pub io_threads: usize,
+    /// Counters shared with a `/metrics` endpoint; a fresh set when `None`.
+    pub live: Option<Arc<Live>>,
 }
 
 /// Connections queued per mirrored connection before the scheduler waits.
@@ -254,7 +256,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
             .map_or(0, |d| d.as_nanos() as u64);
         epoch.instant(ns)
     });
-    let live = Arc::new(Live::default());
+    let live = config.live.clone().unwrap_or_default();
     let (results_tx, mut results_rx) = mpsc::channel::<Outcome>(RESULTS_QUEUE);
     let shard = (config.plan.shard.index, config.plan.shard.count);
     let targets: Vec<_> = config.plan.targets.list.clone();
