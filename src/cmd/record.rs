@@ -209,7 +209,7 @@ pub struct BufferFlags {
 }
 
 /// Parses `--sample`: a percentage above 0 and at most 100, with or without `%`.
-fn parse_percent(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_percent(text: &str) -> Result<f64, String> {
     let t = text.trim().trim_end_matches('%');
     let v: f64 = t
         .parse()
@@ -442,7 +442,8 @@ pub(crate) struct Figures {
     flows_open: Metric,
     requests: Metric,
     responses: Metric,
-    tls_connections: Metric,
+    /// Connections that began with a TLS handshake.
+    pub(crate) tls_connections: Metric,
     non_http_connections: Metric,
     gaps: Metric,
     gap_bytes: Metric,
@@ -632,7 +633,12 @@ pub(crate) struct Recorder<O: Output> {
 }
 
 impl<O: Output> Recorder<O> {
-    fn new(capture: Capture, limit: Option<u64>, out: O, figures: Figures) -> Recorder<O> {
+    pub(crate) fn new(
+        capture: Capture,
+        limit: Option<u64>,
+        out: O,
+        figures: Figures,
+    ) -> Recorder<O> {
         Recorder {
             extraction: Extraction::new(capture.extraction),
             selection: capture.selection,
@@ -649,6 +655,27 @@ impl<O: Output> Recorder<O> {
             bytes: 0,
             truncated_files: 0,
         }
+    }
+
+    /// Extraction's stages, for their figures.
+    pub(crate) fn extraction(&self) -> &Extraction {
+        &self.extraction
+    }
+
+    /// Requests kept by selection and `--limit` (handed to the output).
+    pub(crate) fn requests_kept(&self) -> u64 {
+        self.requests_written
+    }
+
+    /// What selection left out: requests and records by `--sample`, requests and responses by
+    /// the filters.
+    pub(crate) fn selection_counters(&self) -> [(&'static str, u64); 4] {
+        self.selection.counters()
+    }
+
+    /// Values replaced by redaction.
+    pub(crate) fn redacted_values(&self) -> u64 {
+        self.redactor.as_ref().map_or(0, |r| r.stats().values)
     }
 
     /// Feeds one frame; false once the output is gone (stop reading).
@@ -1075,7 +1102,7 @@ fn writer_config(plan: &OutputPlan) -> WriterConfig {
     config
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -1092,7 +1119,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
 /// An id for this run, shared by every file it rotates through: a hash of the host, the process
 /// and the clock, never 0.
-fn new_run_id() -> u64 {
+pub(crate) fn new_run_id() -> u64 {
     let seed = format!("{}/{}/{}", host_name(), std::process::id(), now_ns());
     xxhash_rust::xxh3::xxh3_64(seed.as_bytes()).max(1)
 }
@@ -1173,7 +1200,7 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
 }
 
 /// Combines `--port` and `--filter` into the capture's BPF filter.
-fn live_filter(ports: &[u16], filter: Option<&str>) -> String {
+pub(crate) fn live_filter(ports: &[u16], filter: Option<&str>) -> String {
     let tcp = if ports.is_empty() {
         "tcp".to_string()
     } else {
@@ -1550,7 +1577,7 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
 
 /// A stage error that `exit::classify` sees with its own status (bad input → 2), whether or not
 /// the stage is known to `cmd::classify_stage_error`.
-fn classified<E>(e: E) -> anyhow::Error
+pub(crate) fn classified<E>(e: E) -> anyhow::Error
 where
     E: Classify + std::error::Error + Send + Sync + 'static,
 {
@@ -1562,16 +1589,22 @@ where
 }
 
 /// Capture figures summed over the interfaces (for stats lines and totals).
-struct InterfaceTotals {
-    packets: Metric,
-    bytes: Metric,
-    kernel_drops: Metric,
-    interface_drops: Metric,
-    queue_drops: Metric,
+pub(crate) struct InterfaceTotals {
+    /// Frames captured.
+    pub packets: Metric,
+    /// Their bytes.
+    pub bytes: Metric,
+    /// Dropped by the kernel (ring full).
+    pub kernel_drops: Metric,
+    /// Dropped by the interface.
+    pub interface_drops: Metric,
+    /// Dropped at the queue to extraction.
+    pub queue_drops: Metric,
 }
 
 impl InterfaceTotals {
-    fn new(interfaces: &[(String, InterfaceCounters)]) -> InterfaceTotals {
+    /// The totals of `interfaces` now.
+    pub(crate) fn new(interfaces: &[(String, InterfaceCounters)]) -> InterfaceTotals {
         let t = InterfaceTotals {
             packets: Metric::new(),
             bytes: Metric::new(),
@@ -1583,7 +1616,8 @@ impl InterfaceTotals {
         t
     }
 
-    fn update(&self, interfaces: &[(String, InterfaceCounters)]) {
+    /// Sums the interfaces' figures again.
+    pub(crate) fn update(&self, interfaces: &[(String, InterfaceCounters)]) {
         let sum = |f: fn(&InterfaceCounters) -> &Metric| {
             interfaces.iter().map(|(_, c)| f(c).get()).sum::<u64>()
         };
@@ -1595,7 +1629,8 @@ impl InterfaceTotals {
     }
 }
 
-fn local_time() -> String {
+/// Local time to the second, for stats lines.
+pub(crate) fn local_time() -> String {
     chrono::Local::now().format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
