@@ -1124,22 +1124,28 @@ pub(crate) fn new_run_id() -> u64 {
     xxhash_rust::xxh3::xxh3_64(seed.as_bytes()).max(1)
 }
 
-/// `reel record --read`: files in, one thread extracting, one writing.
-fn run_read(args: Args) -> anyhow::Result<Status> {
-    let started = Instant::now();
-    let common = common(&args, false)?;
-    let mut source = OfflineSource::open(&args.read, args.filter.as_deref())?;
-    let meta = Meta {
+/// The metadata every file of this run starts with (each file's own `start_ns` is set on opening).
+fn run_meta(common: &Common, sources: Vec<String>, filter: String) -> Meta {
+    Meta {
         host: host_name(),
-        sources: args.read.iter().map(|p| p.display().to_string()).collect(),
-        filter: args.filter.clone().unwrap_or_default(),
+        sources,
+        filter,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         start_ns: 0,
         redaction_key_id: common.capture.redaction_key_id(),
         command: "record".to_string(),
         notes: common.capture.notes.clone(),
         run_id: new_run_id(),
-    };
+    }
+}
+
+/// `reel record --read`: files in, one thread extracting, one writing.
+fn run_read(args: Args) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let common = common(&args, false)?;
+    let mut source = OfflineSource::open(&args.read, args.filter.as_deref())?;
+    let sources = args.read.iter().map(|p| p.display().to_string()).collect();
+    let meta = run_meta(&common, sources, args.filter.clone().unwrap_or_default());
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
@@ -1466,17 +1472,7 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
         "reel record: second signal, exiting now (the open file stays .part)",
     )?;
 
-    let meta = Meta {
-        host: host_name(),
-        sources: args.interfaces.clone(),
-        filter: bpf,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        start_ns: 0,
-        redaction_key_id: common.capture.redaction_key_id(),
-        command: "record".to_string(),
-        notes: common.capture.notes.clone(),
-        run_id: new_run_id(),
-    };
+    let meta = run_meta(&common, args.interfaces.clone(), bpf);
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
