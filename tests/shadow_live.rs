@@ -365,3 +365,78 @@ fn a_slow_staging_never_slows_the_capture_and_drops_are_counted_by_reason() {
     // Staging's latency counts from the moment each request was framed: at least the sleep.
     assert!(totals["staging"]["latency_ms"]["p50"].as_f64().unwrap() >= 100.0);
 }
+
+#[test]
+fn on_production_veth_multiply_sends_each_request_n_times_and_duration_judges_the_gates() {
+    let test =
+        "on_production_veth_multiply_sends_each_request_n_times_and_duration_judges_the_gates";
+    if !can_use_netns(test) {
+        return;
+    }
+    let _lock = full_speed_lock();
+    let net = NetPair::new();
+    let staging_net = StagingNet::new(&net);
+    let production = Nginx::start(Some(&net.server), SERVER_IP, 8080);
+    let staging = Nginx::start(Some(&staging_net.ns), STAGING_IP, 8080);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("shadow.json");
+    // Captured on production's own veth this time; the first gate is always true (every answer
+    // takes time), so it fails, and the run that ends on its own at --duration must exit 1.
+    let mut reel = LiveReel::start_command(
+        &net.server,
+        "shadow",
+        &[
+            "-i",
+            &net.server_if,
+            "--port",
+            "8080",
+            "--target",
+            &format!("http://{STAGING_IP}:8080"),
+            "--multiply",
+            "3",
+            "--duration",
+            "4s",
+            "--fail-if",
+            "p50 > 0ms",
+            "--fail-if",
+            "error-rate > 5%",
+            &format!("--json={}", json.display()),
+        ],
+    );
+    let base = format!("http://{SERVER_IP}:8080");
+    for i in 0..20 {
+        curl(&net, &[&format!("{base}/api/users/{i}")]);
+    }
+    curl(
+        &net,
+        &["-X", "POST", "-d", "{}", &format!("{base}/api/orders")],
+    );
+    // No signal: --duration ends the run.
+    let status = reel
+        .stop(Signal::SIGCONT, Duration::from_secs(20))
+        .expect("reel shadow did not end at --duration");
+    let stderr = reel.stderr();
+    let totals = json_of(&json);
+    let prod_log = read_access_log(&production.access_log());
+    let staging_log = read_access_log(&staging.access_log());
+    assert_eq!(prod_log.len(), 21);
+    assert_eq!(totals["requests"].as_u64().unwrap(), 21, "{stderr}");
+    assert_eq!(totals["shadow_requests"].as_u64().unwrap(), 63, "{stderr}");
+    assert_eq!(totals["sent"].as_u64().unwrap(), 63, "{stderr}");
+    assert_eq!(staging_log.len(), 63);
+    // Each production request three times at staging, same method and target.
+    let mut want: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for e in &prod_log {
+        *want
+            .entry((e.method.clone(), e.target.clone()))
+            .or_default() += 3;
+    }
+    let mut got: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for e in &staging_log {
+        *got.entry((e.method.clone(), e.target.clone())).or_default() += 1;
+    }
+    assert_eq!(got, want);
+    // The always-true gate failed, the error-rate one passed: exit 1.
+    assert_eq!(totals["passed"], false, "{stderr}\n{totals}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+}
