@@ -43,6 +43,9 @@ pub enum Command {
     Man(cmd::man::Args),
     /// Replay a log against staging: faithful bytes, recorded or fixed pace, honest latency.
     Replay(Box<cmd::replay::Args>),
+    /// Mirror live production traffic to staging as it happens: capture and replay in one
+    /// process, never waiting on staging (what it cannot take is dropped and counted).
+    Shadow(Box<cmd::shadow::Args>),
     /// Run the whole loop on this machine: a sample capture replayed against two releases of a
     /// built-in staging shop on loopback, compared with gates, an HTML report written.
     Demo(cmd::demo::Args),

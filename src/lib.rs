@@ -19,4 +19,5 @@ pub mod log;
 pub mod metrics;
 pub mod redact;
 pub mod replay;
+pub mod shadow;
 pub mod tcp;

@@ -10,6 +10,7 @@ pub mod man;
 pub mod merge;
 pub mod record;
 pub mod replay;
+pub mod shadow;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Classify, Status};
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::Replay(args) => replay::run(*args),
+        Command::Shadow(args) => shadow::run(*args),
         Command::Demo(args) => demo::run(args),
     }
 }
@@ -53,6 +55,7 @@ pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option
         crate::compare::CompareError,
         crate::compare::GateError,
         crate::replay::ReplayError,
+        crate::shadow::ShadowError,
         crate::demo::DemoError,
     );
     None

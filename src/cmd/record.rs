@@ -23,7 +23,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
-use crate::capture::live::{InterfaceCounters, LiveCapture, LiveConfig, LiveError, Poll};
+use crate::capture::live::{
+    InterfaceCounters, LiveCapture, LiveConfig, LiveError, LiveSource, Poll,
+};
 use crate::capture::{Frame, OfflineSource, linktype};
 use crate::cli::{JsonArg, parse_duration, parse_size};
 use crate::exchange::{Counters, Meta, Record};
@@ -101,6 +103,48 @@ pub struct Args {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
 
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub live: LiveFlags,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub buffers: BufferFlags,
+
+    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints,
+    /// so several nodes sampling at once keep the same ones), e.g. 10 or 2.5%.
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub sample: Option<f64>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: FilterArgs,
+
+    /// Stop after N requests (their responses are still awaited).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Stop after this long: capture time reading files, wall time live, e.g. 10m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub redact: RedactArgs,
+
+    /// Print a line of figures on stderr this often (live; 0 for none).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub stats_interval: Duration,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub json: JsonArg,
+}
+
+/// The flags of a live capture, shared by `record --interface` and `shadow`: the capture devices'
+/// settings, the metrics endpoint and the privilege drop.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LiveFlags {
     /// Bytes kept of each captured frame (live).
     #[arg(
         long,
@@ -128,6 +172,23 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB", requires = "interfaces")]
     pub queue_memory: u64,
 
+    /// Serve Prometheus metrics on ADDR at /metrics, and /ready once capturing (live).
+    ///
+    /// Example: --metrics-addr 127.0.0.1:9187
+    #[arg(long, value_name = "ADDR", requires = "interfaces")]
+    pub metrics_addr: Option<String>,
+
+    /// Switch to this user (and its group) once the capture devices are open, so packets are
+    /// never parsed as root (live; needs root).
+    ///
+    /// Example: --user reel
+    #[arg(long, value_name = "NAME", requires = "interfaces")]
+    pub user: Option<String>,
+}
+
+/// Memory limits and timeouts of extraction, shared by `record` and `shadow`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BufferFlags {
     /// Keep at most SIZE bytes of each body (the rest is framed, counted, not stored), e.g. 64k.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
@@ -145,52 +206,10 @@ pub struct Args {
     /// Close connections with no packet for this long (capture time), e.g. 2m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     pub idle_timeout: Duration,
-
-    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints,
-    /// so several nodes sampling at once keep the same ones), e.g. 10 or 2.5%.
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
-    pub sample: Option<f64>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub select: FilterArgs,
-
-    /// Stop after N requests (their responses are still awaited).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u64>,
-
-    /// Stop after this long: capture time reading files, wall time live, e.g. 10m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub redact: RedactArgs,
-
-    /// Print a line of figures on stderr this often (live; 0 for none).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
-    pub stats_interval: Duration,
-
-    /// Serve Prometheus metrics on ADDR at /metrics, and /ready once capturing (live).
-    ///
-    /// Example: --metrics-addr 127.0.0.1:9187
-    #[arg(long, value_name = "ADDR", requires = "interfaces")]
-    pub metrics_addr: Option<String>,
-
-    /// Switch to this user (and its group) once the capture devices are open, so packets are
-    /// never parsed as root (live; needs root).
-    ///
-    /// Example: --user reel
-    #[arg(long, value_name = "NAME", requires = "interfaces")]
-    pub user: Option<String>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: JsonArg,
 }
 
 /// Parses `--sample`: a percentage above 0 and at most 100, with or without `%`.
-fn parse_percent(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_percent(text: &str) -> Result<f64, String> {
     let t = text.trim().trim_end_matches('%');
     let v: f64 = t
         .parse()
@@ -419,11 +438,12 @@ enum ToWriter {
 
 /// Figures the extraction and writer threads publish (for stats lines and /metrics).
 #[derive(Clone, Default)]
-struct Figures {
+pub(crate) struct Figures {
     flows_open: Metric,
     requests: Metric,
     responses: Metric,
-    tls_connections: Metric,
+    /// Connections that began with a TLS handshake.
+    pub(crate) tls_connections: Metric,
     non_http_connections: Metric,
     gaps: Metric,
     gap_bytes: Metric,
@@ -505,17 +525,101 @@ impl Figures {
     }
 }
 
-/// Extraction, selection and redaction, sending batches of records to the writer thread.
-struct Recorder {
+/// Where the records kept by selection, `--limit` and redaction go: the writer thread
+/// (`record`) or the shadow replayer (`shadow`). Called on the extraction thread; an output must
+/// not wait long there (live, a waiting extraction thread fills the frame queue).
+pub(crate) trait Output {
+    /// Takes one kept record, in extraction order.
+    fn record(&mut self, record: Record);
+    /// Hands over what is held back: extraction is idle, or done.
+    fn flush(&mut self) {}
+    /// False once the output is gone (stop reading).
+    fn alive(&self) -> bool {
+        true
+    }
+    /// The first TLS connection on the watched ports was seen (called once).
+    fn tls_seen(&mut self) {}
+    /// True when [`Output::snapshot`] wants the run's counters every [`PUBLISH_EVERY`].
+    fn wants_snapshots(&self) -> bool {
+        false
+    }
+    /// The run's counters so far.
+    fn snapshot(&mut self, _values: Vec<(String, u64)>) {}
+}
+
+/// Record's output: batches of records to the writer thread.
+struct WriterOut {
+    batch: Vec<Record>,
+    batch_bytes: usize,
+    tx: SyncSender<ToWriter>,
+    gone: bool,
+}
+
+impl WriterOut {
+    fn new(tx: SyncSender<ToWriter>) -> WriterOut {
+        WriterOut {
+            batch: Vec::with_capacity(BATCH),
+            batch_bytes: 0,
+            tx,
+            gone: false,
+        }
+    }
+
+    fn send(&mut self, message: ToWriter) {
+        if !self.gone && self.tx.send(message).is_err() {
+            self.gone = true;
+        }
+    }
+}
+
+impl Output for WriterOut {
+    fn record(&mut self, record: Record) {
+        self.batch_bytes += match &record {
+            Record::Request(m) => m.bytes.len(),
+            Record::Response(r) | Record::Interim(r) | Record::Orphan(r) => r.message.bytes.len(),
+            _ => 64,
+        };
+        self.batch.push(record);
+        if self.batch.len() >= BATCH || self.batch_bytes >= BATCH_BYTES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.batch_bytes = 0;
+        self.send(ToWriter::Records(batch));
+    }
+
+    fn alive(&self) -> bool {
+        !self.gone
+    }
+
+    fn tls_seen(&mut self) {
+        self.send(ToWriter::Note(TLS_NOTE.to_string()));
+    }
+
+    fn wants_snapshots(&self) -> bool {
+        true
+    }
+
+    fn snapshot(&mut self, values: Vec<(String, u64)>) {
+        self.send(ToWriter::Snapshot(values));
+    }
+}
+
+/// Extraction, selection, `--limit` and redaction, handing the records kept to an [`Output`].
+pub(crate) struct Recorder<O: Output> {
     extraction: Extraction,
     selection: Selection,
     limiter: Option<Limiter>,
     redactor: Option<Redactor>,
     produced: Vec<Record>,
-    batch: Vec<Record>,
-    batch_bytes: usize,
-    tx: SyncSender<ToWriter>,
-    writer_gone: bool,
+    /// Where kept records go.
+    pub(crate) out: O,
     tls_noted: bool,
     requests_written: u64,
     figures: Figures,
@@ -528,25 +632,20 @@ struct Recorder {
     truncated_files: u64,
 }
 
-impl Recorder {
-    fn new(
-        config: ExtractionConfig,
-        selection: Selection,
+impl<O: Output> Recorder<O> {
+    pub(crate) fn new(
+        capture: Capture,
         limit: Option<u64>,
-        redactor: Option<Redactor>,
-        tx: SyncSender<ToWriter>,
+        out: O,
         figures: Figures,
-    ) -> Recorder {
+    ) -> Recorder<O> {
         Recorder {
-            extraction: Extraction::new(config),
-            selection,
+            extraction: Extraction::new(capture.extraction),
+            selection: capture.selection,
             limiter: limit.map(Limiter::new),
-            redactor,
+            redactor: capture.redactor,
             produced: Vec::with_capacity(BATCH),
-            batch: Vec::with_capacity(BATCH),
-            batch_bytes: 0,
-            tx,
-            writer_gone: false,
+            out,
             tls_noted: false,
             requests_written: 0,
             figures,
@@ -558,13 +657,34 @@ impl Recorder {
         }
     }
 
-    /// Feeds one frame; false once the writer is gone (stop reading).
+    /// Extraction's stages, for their figures.
+    pub(crate) fn extraction(&self) -> &Extraction {
+        &self.extraction
+    }
+
+    /// Requests kept by selection and `--limit` (handed to the output).
+    pub(crate) fn requests_kept(&self) -> u64 {
+        self.requests_written
+    }
+
+    /// What selection left out: requests and records by `--sample`, requests and responses by
+    /// the filters.
+    pub(crate) fn selection_counters(&self) -> [(&'static str, u64); 4] {
+        self.selection.counters()
+    }
+
+    /// Values replaced by redaction.
+    pub(crate) fn redacted_values(&self) -> u64 {
+        self.redactor.as_ref().map_or(0, |r| r.stats().values)
+    }
+
+    /// Feeds one frame; false once the output is gone (stop reading).
     fn push(&mut self, frame: &Frame<'_>) -> bool {
         self.frames += 1;
         self.bytes += frame.data.len() as u64;
         self.extraction.push(frame, &mut self.produced);
         self.take_produced();
-        !self.writer_gone
+        self.out.alive()
     }
 
     /// Closes connections idle as of `now_ns` (live, when no frames come).
@@ -573,7 +693,7 @@ impl Recorder {
         self.take_produced();
     }
 
-    /// Selects, redacts and batches what extraction produced.
+    /// Selects, limits and redacts what extraction produced, and hands it to the output.
     fn take_produced(&mut self) {
         for mut record in self.produced.drain(..) {
             if !self.selection.keep(&record) {
@@ -585,51 +705,25 @@ impl Recorder {
             if let Some(r) = self.redactor.as_mut() {
                 r.record(&mut record);
             }
-            let size = match &record {
-                Record::Request(m) => {
-                    self.requests_written += 1;
-                    m.bytes.len()
-                }
-                Record::Response(r) | Record::Interim(r) | Record::Orphan(r) => {
-                    r.message.bytes.len()
-                }
-                _ => 64,
-            };
-            self.batch_bytes += size;
-            self.batch.push(record);
-        }
-        if self.batch.len() >= BATCH || self.batch_bytes >= BATCH_BYTES {
-            self.send_batch();
+            if matches!(record, Record::Request(_)) {
+                self.requests_written += 1;
+            }
+            self.out.record(record);
         }
         if !self.tls_noted && self.extraction.http_stats().tls_conns > 0 {
             self.tls_noted = true;
             tracing::warn!(
                 "TLS connections on the watched ports: they cannot be read and are skipped (counted in tls_connections)"
             );
-            self.send(ToWriter::Note(TLS_NOTE.to_string()));
+            self.out.tls_seen();
         }
     }
 
-    fn send_batch(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        self.batch_bytes = 0;
-        self.send(ToWriter::Records(batch));
-    }
-
-    fn send(&mut self, message: ToWriter) {
-        if !self.writer_gone && self.tx.send(message).is_err() {
-            self.writer_gone = true;
-        }
-    }
-
-    /// End of input: every connection is closed and what is complete is written.
+    /// End of input: every connection is closed and what is complete is handed over.
     fn finish(&mut self) {
         self.extraction.finish(&mut self.produced);
         self.take_produced();
-        self.send_batch();
+        self.out.flush();
         self.publish();
     }
 
@@ -637,7 +731,7 @@ impl Recorder {
         self.limiter.as_ref().is_some_and(|l| l.done(now_ns))
     }
 
-    /// Sets the figures (and sends the writer a counter snapshot) at most every PUBLISH_EVERY.
+    /// Sets the figures (and gives the output a counter snapshot) at most every PUBLISH_EVERY.
     fn publish_if_due(&mut self, queue_bytes: usize) {
         if self.published_at.elapsed() < PUBLISH_EVERY {
             return;
@@ -645,8 +739,10 @@ impl Recorder {
         self.published_at = Instant::now();
         self.figures.queue_bytes.set(queue_bytes as u64);
         self.publish();
-        let snapshot = self.counter_values();
-        self.send(ToWriter::Snapshot(snapshot));
+        if self.out.wants_snapshots() {
+            let snapshot = self.counter_values();
+            self.out.snapshot(snapshot);
+        }
     }
 
     fn publish(&self) {
@@ -671,7 +767,6 @@ impl Recorder {
             f.redacted_values.set(r.stats().values);
         }
     }
-
     /// The counters of the closing record: capture, selection, redaction, then every stage's own.
     fn counter_values(&self) -> Vec<(String, u64)> {
         let mut values = Vec::new();
@@ -849,10 +944,7 @@ fn open_error(e: OpenError) -> anyhow::Error {
 /// The validated output, extraction and selection settings common to both modes.
 struct Common {
     plan: OutputPlan,
-    extraction: ExtractionConfig,
-    selection: Selection,
-    redactor: Option<Redactor>,
-    notes: Vec<String>,
+    capture: Capture,
 }
 
 fn common(args: &Args, live: bool) -> anyhow::Result<Common> {
@@ -869,85 +961,135 @@ fn common(args: &Args, live: bool) -> anyhow::Result<Common> {
         append: args.append,
     })
     .map_err(classified)?;
-    let (max_memory, max_flow) = if live {
-        (LIVE_MAX_MEMORY, LIVE_MAX_FLOW_MEMORY)
-    } else {
-        (READ_MAX_MEMORY, READ_MAX_FLOW_MEMORY)
-    };
-    let extraction = ExtractionConfig {
-        tcp: TcpConfig {
-            idle_timeout_ns: args.idle_timeout.as_nanos() as u64,
-            max_flow_bytes: args.max_flow_memory.unwrap_or(max_flow) as usize,
-            max_total_bytes: args.max_memory.unwrap_or(max_memory) as usize,
-            ..TcpConfig::default()
+    let capture = Capture::new(
+        &CaptureFlags {
+            ports: &args.ports,
+            buffers: &args.buffers,
+            sample: args.sample,
+            select: &args.select,
+            redact: &args.redact,
         },
-        http: ExtractConfig {
-            server_ports: args.ports.clone(),
-            max_body: args.max_body,
-            ..ExtractConfig::default()
-        },
-        ..ExtractionConfig::default()
-    };
-    let mut notes = Vec::new();
-    let mut selection = Selection::default();
-    if let Some(pct) = args.sample {
-        selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
-        notes.push(format!(
-            "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
-        ));
-    }
-    let filter = args.select.build()?;
-    if !filter.is_empty() {
-        let mut flags = Vec::new();
-        let s = &args.select;
-        flags.extend(s.methods.iter().map(|m| format!("--method {m}")));
-        if s.read_only {
-            flags.push("--read-only".to_string());
+        live,
+    )?;
+    Ok(Common { plan, capture })
+}
+
+/// The flags that say what extraction keeps and how (of `record` or `shadow`).
+pub(crate) struct CaptureFlags<'a> {
+    /// `--port`.
+    pub ports: &'a [u16],
+    /// `--max-body`, `--max-memory`, `--max-flow-memory`, `--idle-timeout`.
+    pub buffers: &'a BufferFlags,
+    /// `--sample`.
+    pub sample: Option<f64>,
+    /// The request filters.
+    pub select: &'a FilterArgs,
+    /// The redaction flags.
+    pub redact: &'a RedactArgs,
+}
+
+/// What extraction keeps and how, validated: extraction's limits, the selection, the redactor,
+/// and the notes that say so in a log's metadata.
+pub(crate) struct Capture {
+    extraction: ExtractionConfig,
+    selection: Selection,
+    redactor: Option<Redactor>,
+    /// Lines for the metadata's notes.
+    pub notes: Vec<String>,
+}
+
+impl Capture {
+    /// Validates the flags (errors name the flag); `live` picks the live memory defaults.
+    pub fn new(flags: &CaptureFlags<'_>, live: bool) -> anyhow::Result<Capture> {
+        let (max_memory, max_flow) = if live {
+            (LIVE_MAX_MEMORY, LIVE_MAX_FLOW_MEMORY)
+        } else {
+            (READ_MAX_MEMORY, READ_MAX_FLOW_MEMORY)
+        };
+        let b = flags.buffers;
+        let extraction = ExtractionConfig {
+            tcp: TcpConfig {
+                idle_timeout_ns: b.idle_timeout.as_nanos() as u64,
+                max_flow_bytes: b.max_flow_memory.unwrap_or(max_flow) as usize,
+                max_total_bytes: b.max_memory.unwrap_or(max_memory) as usize,
+                ..TcpConfig::default()
+            },
+            http: ExtractConfig {
+                server_ports: flags.ports.to_vec(),
+                max_body: b.max_body,
+                ..ExtractConfig::default()
+            },
+            ..ExtractionConfig::default()
+        };
+        let mut notes = Vec::new();
+        let mut selection = Selection::default();
+        if let Some(pct) = flags.sample {
+            selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
+            notes.push(format!(
+                "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
+            ));
         }
-        flags.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
-        flags.extend(
-            s.exclude_paths
-                .iter()
-                .map(|p| format!("--exclude-path {p:?}")),
-        );
-        flags.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
-        notes.push(format!(
-            "requests selected by {}; the others and their responses are left out (counted in select.*)",
-            flags.join(" ")
-        ));
-        selection.filter = Some(filter);
-    }
-    let redactor = args.redact.build().map_err(classified)?;
-    if let Some(r) = &redactor {
-        if r.random_key() {
-            tracing::warn!(
-                "no --redact-key-file: a random key is used for this run, so equal secrets hash equal only within it"
+        let s = flags.select;
+        let filter = s.build()?;
+        if !filter.is_empty() {
+            let mut names = Vec::new();
+            names.extend(s.methods.iter().map(|m| format!("--method {m}")));
+            if s.read_only {
+                names.push("--read-only".to_string());
+            }
+            names.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
+            names.extend(
+                s.exclude_paths
+                    .iter()
+                    .map(|p| format!("--exclude-path {p:?}")),
             );
+            names.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
+            notes.push(format!(
+                "requests selected by {}; the others and their responses are left out (counted in select.*)",
+                names.join(" ")
+            ));
+            selection.filter = Some(filter);
         }
-        let mut what = Vec::new();
-        if args.redact.default {
-            what.push("Authorization, Proxy-Authorization, cookies".to_string());
+        let r = flags.redact;
+        let redactor = r.build().map_err(classified)?;
+        if let Some(redactor) = &redactor {
+            if redactor.random_key() {
+                tracing::warn!(
+                    "no --redact-key-file: a random key is used for this run, so equal secrets hash equal only within it"
+                );
+            }
+            let mut what = Vec::new();
+            if r.default {
+                what.push("Authorization, Proxy-Authorization, cookies".to_string());
+            }
+            for (kind, names) in [
+                ("header", &r.headers),
+                ("cookie", &r.cookies),
+                ("param", &r.params),
+            ] {
+                what.extend(names.iter().map(|n| format!("{kind} {n}")));
+            }
+            notes.push(format!(
+                "values redacted with a keyed hash (key id {}): {}",
+                redactor.key_id(),
+                what.join(", ")
+            ));
         }
-        for (kind, names) in [
-            ("header", &args.redact.headers),
-            ("cookie", &args.redact.cookies),
-            ("param", &args.redact.params),
-        ] {
-            what.extend(names.iter().map(|n| format!("{kind} {n}")));
-        }
-        notes.push(format!(
-            "values redacted with a keyed hash (key id {}): {}",
-            r.key_id(),
-            what.join(", ")
-        ));
+        Ok(Capture {
+            extraction,
+            selection,
+            redactor,
+            notes,
+        })
     }
-    Ok(Common {
-        plan,
-        extraction,
-        selection,
-        redactor,
-        notes,
-    })
+
+    /// The redaction key's id, empty without redaction.
+    pub fn redaction_key_id(&self) -> String {
+        self.redactor
+            .as_ref()
+            .map(|r| r.key_id().to_string())
+            .unwrap_or_default()
+    }
 }
 
 /// The writer's block settings: smaller blocks when files are small, so that rotation by size
@@ -960,7 +1102,7 @@ fn writer_config(plan: &OutputPlan) -> WriterConfig {
     config
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -977,7 +1119,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
 /// An id for this run, shared by every file it rotates through: a hash of the host, the process
 /// and the clock, never 0.
-fn new_run_id() -> u64 {
+pub(crate) fn new_run_id() -> u64 {
     let seed = format!("{}/{}/{}", host_name(), std::process::id(), now_ns());
     xxhash_rust::xxh3::xxh3_64(seed.as_bytes()).max(1)
 }
@@ -990,13 +1132,9 @@ fn run_meta(common: &Common, sources: Vec<String>, filter: String) -> Meta {
         filter,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         start_ns: 0,
-        redaction_key_id: common
-            .redactor
-            .as_ref()
-            .map(|r| r.key_id().to_string())
-            .unwrap_or_default(),
+        redaction_key_id: common.capture.redaction_key_id(),
         command: "record".to_string(),
-        notes: common.notes.clone(),
+        notes: common.capture.notes.clone(),
         run_id: new_run_id(),
     }
 }
@@ -1015,11 +1153,9 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
     let figures = Figures::default();
     let (tx, writer_thread) = spawn_writer(writer, meta, run_start, figures.clone())?;
     let mut recorder = Recorder::new(
-        common.extraction,
-        common.selection,
+        common.capture,
         args.limit,
-        common.redactor,
-        tx.clone(),
+        WriterOut::new(tx.clone()),
         figures,
     );
 
@@ -1052,7 +1188,7 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
         return Err(e.into());
     }
     recorder.truncated_files = source.truncated_files();
-    if !recorder.writer_gone {
+    if recorder.out.alive() {
         recorder.finish();
     }
     let counters = Counters {
@@ -1070,7 +1206,7 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
 }
 
 /// Combines `--port` and `--filter` into the capture's BPF filter.
-fn live_filter(ports: &[u16], filter: Option<&str>) -> String {
+pub(crate) fn live_filter(ports: &[u16], filter: Option<&str>) -> String {
     let tcp = if ports.is_empty() {
         "tcp".to_string()
     } else {
@@ -1111,7 +1247,7 @@ fn drop_privileges(name: &str) -> anyhow::Result<()> {
 /// SIGINT and SIGTERM: the first asks for a clean stop; a second exits at once (status 3, the
 /// open file left as `.part`, readable, as after a crash). The signals are counted on one thread
 /// of their own, in the order they came, so two that arrive together still count as two.
-fn install_signals() -> anyhow::Result<Arc<AtomicBool>> {
+fn install_signals(second: &'static str) -> anyhow::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let term = Arc::new(AtomicBool::new(false));
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
@@ -1122,9 +1258,7 @@ fn install_signals() -> anyhow::Result<Arc<AtomicBool>> {
         .spawn(move || {
             for _ in signals.forever() {
                 if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    eprintln!(
-                        "reel record: second signal, exiting now (the open file stays .part)"
-                    );
+                    eprintln!("{second}");
                     std::process::exit(3);
                 }
             }
@@ -1158,56 +1292,185 @@ fn interface_counters(registry: &Registry, name: &str) -> InterfaceCounters {
     }
 }
 
+/// A live capture, opened: the handles open and filtered, `--metrics-addr` bound and served,
+/// privileges dropped to `--user`, SIGINT/SIGTERM watched, the capture figures registered.
+/// What `record --interface` and `shadow` both start with.
+pub(crate) struct LiveStart {
+    /// The handles, not yet read.
+    pub capture: LiveCapture,
+    /// Set by the first SIGINT or SIGTERM.
+    pub term: Arc<AtomicBool>,
+    /// Every figure of the run (/metrics).
+    pub registry: Arc<Registry>,
+    /// The extraction figures (`reel_record_*`).
+    pub figures: Figures,
+    /// The capture figures, by interface.
+    pub interfaces: Vec<(String, InterfaceCounters)>,
+    /// `/ready`: set once the capture runs.
+    pub ready: Ready,
+    /// The metrics endpoint, stopped when dropped.
+    pub server: Option<metrics::MetricsServer>,
+}
+
+impl LiveStart {
+    /// Opens `interfaces` with the BPF filter `bpf` (errors name the flag). Everything that needs
+    /// root happens here, before the switch to `--user`. A second signal prints `second_signal`
+    /// and exits at once with status 3.
+    pub fn open(
+        interfaces: &[String],
+        flags: &LiveFlags,
+        bpf: &str,
+        second_signal: &'static str,
+    ) -> anyhow::Result<LiveStart> {
+        if flags.snaplen < 96 {
+            return Err(usage(
+                "--snaplen",
+                "must be at least 96 bytes (the headers)",
+            ));
+        }
+        let config = LiveConfig {
+            interfaces: interfaces.to_vec(),
+            snaplen: flags.snaplen,
+            buffer_bytes: u32::try_from(flags.buffer_size).unwrap_or(u32::MAX),
+            promisc: flags.promisc,
+            immediate: flags.immediate,
+            filter: Some(bpf.to_string()),
+            queue_bytes: flags.queue_memory as usize,
+        };
+        let capture = LiveCapture::open(&config).map_err(classified)?;
+        let listener = flags
+            .metrics_addr
+            .as_deref()
+            .map(metrics::bind)
+            .transpose()
+            .map_err(classified)?;
+        if let Some(user) = &flags.user {
+            drop_privileges(user)?;
+        } else if nix::unistd::geteuid().is_root() {
+            tracing::info!("capturing as root; --user NAME would parse packets without root");
+        }
+        let term = install_signals(second_signal)?;
+        let registry = Arc::new(Registry::new());
+        let figures = Figures::registered(&registry);
+        let interfaces = capture
+            .interfaces()
+            .into_iter()
+            .map(|(name, _)| {
+                let c = interface_counters(&registry, &name);
+                (name, c)
+            })
+            .collect();
+        let ready = Ready::new();
+        let server = listener
+            .map(|l| metrics::serve(l, registry.clone(), ready.clone()))
+            .transpose()
+            .map_err(classified)?;
+        Ok(LiveStart {
+            capture,
+            term,
+            registry,
+            figures,
+            interfaces,
+            ready,
+            server,
+        })
+    }
+}
+
+/// The extraction thread's loop: frames from `source` through `recorder` until the capture has
+/// stopped and drained (or the output is gone, or `--limit` is reached: then the capture is asked
+/// to stop, and `limit_hit` says which), then every connection is finished. Returns the capture
+/// threads' outcome.
+pub(crate) fn extract_live<O: Output>(
+    source: &mut LiveSource,
+    recorder: &mut Recorder<O>,
+    limit_hit: &AtomicBool,
+) -> Result<(), LiveError> {
+    let mut stopping = false;
+    let mut polls = 0u64;
+    loop {
+        let mut idle = false;
+        let now = match source.poll(Duration::from_millis(100)) {
+            Poll::Frame(frame) => {
+                let ts = frame.ts_ns;
+                // A gone output (the writer failed) is reported by the main thread.
+                recorder.push(&frame).then_some(ts)
+            }
+            Poll::Idle => {
+                idle = true;
+                let now = now_ns();
+                recorder.expire(now);
+                recorder.out.flush();
+                Some(now)
+            }
+            Poll::Ended => break,
+        };
+        let limit = now.is_some_and(|t| recorder.limit_done(t));
+        if !stopping && (now.is_none() || limit) {
+            stopping = true;
+            limit_hit.store(limit, Ordering::Relaxed);
+            source.stop();
+        }
+        // The clock is read every 1024 frames (and when idle), not per frame.
+        polls += 1;
+        if polls % 1024 == 0 || idle {
+            recorder.publish_if_due(source.queued_bytes());
+        }
+    }
+    let captured = source.join();
+    recorder.finish();
+    captured
+}
+
+/// The main thread of a live run: waits for a signal, `--duration` (wall time since `started`),
+/// or `ended()` to name why the work ended by itself, printing `stats()` on stderr every
+/// `interval` (never when 0). Returns why it stopped.
+pub(crate) fn watch(
+    term: &AtomicBool,
+    started: Instant,
+    duration: Option<Duration>,
+    interval: Duration,
+    mut ended: impl FnMut() -> Option<&'static str>,
+    mut stats: impl FnMut() -> String,
+) -> &'static str {
+    let mut next_stats = Instant::now() + interval;
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if term.load(Ordering::Relaxed) {
+            return "a signal";
+        }
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            return "--duration";
+        }
+        if let Some(why) = ended() {
+            return why;
+        }
+        if !interval.is_zero() && Instant::now() >= next_stats {
+            next_stats += interval;
+            eprintln!("{} stats: {}", local_time(), stats());
+        }
+    }
+}
+
 /// `reel record --interface`: the capture daemon.
 fn run_live(args: Args) -> anyhow::Result<Status> {
     let started = Instant::now();
     let common = common(&args, true)?;
-    if args.snaplen < 96 {
-        return Err(usage(
-            "--snaplen",
-            "must be at least 96 bytes (the headers)",
-        ));
-    }
     let bpf = live_filter(&args.ports, args.filter.as_deref());
-    let config = LiveConfig {
-        interfaces: args.interfaces.clone(),
-        snaplen: args.snaplen,
-        buffer_bytes: u32::try_from(args.buffer_size).unwrap_or(u32::MAX),
-        promisc: args.promisc,
-        immediate: args.immediate,
-        filter: Some(bpf.clone()),
-        queue_bytes: args.queue_memory as usize,
-    };
-    // Everything that needs root happens before the switch to --user.
-    let capture = LiveCapture::open(&config).map_err(classified)?;
-    let listener = args
-        .metrics_addr
-        .as_deref()
-        .map(metrics::bind)
-        .transpose()
-        .map_err(classified)?;
-    if let Some(user) = &args.user {
-        drop_privileges(user)?;
-    } else if nix::unistd::geteuid().is_root() {
-        tracing::info!("capturing as root; --user NAME would parse packets without root");
-    }
-    let term = install_signals()?;
-
-    let registry = Arc::new(Registry::new());
-    let figures = Figures::registered(&registry);
-    let interfaces: Vec<(String, InterfaceCounters)> = capture
-        .interfaces()
-        .into_iter()
-        .map(|(name, _)| {
-            let c = interface_counters(&registry, &name);
-            (name, c)
-        })
-        .collect();
-    let ready = Ready::new();
-    let server = listener
-        .map(|l| metrics::serve(l, registry.clone(), ready.clone()))
-        .transpose()
-        .map_err(classified)?;
+    let LiveStart {
+        capture,
+        term,
+        registry: _registry,
+        figures,
+        interfaces,
+        ready,
+        server,
+    } = LiveStart::open(
+        &args.interfaces,
+        &args.live,
+        &bpf,
+        "reel record: second signal, exiting now (the open file stays .part)",
+    )?;
 
     let meta = run_meta(&common, args.interfaces.clone(), bpf);
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
@@ -1222,68 +1485,23 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
         .map_err(classified)?;
     let stopper = source.stopper();
     let mut recorder = Recorder::new(
-        common.extraction,
-        common.selection,
+        common.capture,
         args.limit,
-        common.redactor,
-        tx.clone(),
+        WriterOut::new(tx),
         figures.clone(),
     );
     recorder.interfaces = interfaces.clone();
-    drop(tx);
     let limit_hit = Arc::new(AtomicBool::new(false));
     let limit_flag = limit_hit.clone();
     let extraction_thread = std::thread::Builder::new()
         .name("reel-extract".into())
-        .spawn(move || -> (Recorder, Result<(), LiveError>) {
-            let mut stopping = false;
-            let mut stop = |source: &crate::capture::live::LiveSource, limit: bool| {
-                if !stopping {
-                    stopping = true;
-                    limit_flag.store(limit, Ordering::Relaxed);
-                    source.stop();
-                }
-            };
-            let mut polls = 0u64;
-            loop {
-                let mut idle = false;
-                let now = match source.poll(Duration::from_millis(100)) {
-                    Poll::Frame(frame) => {
-                        let ts = frame.ts_ns;
-                        if !recorder.push(&frame) {
-                            // The writer failed; its error is reported by the main thread.
-                            None
-                        } else {
-                            Some(ts)
-                        }
-                    }
-                    Poll::Idle => {
-                        idle = true;
-                        let now = now_ns();
-                        recorder.expire(now);
-                        recorder.send_batch();
-                        Some(now)
-                    }
-                    Poll::Ended => break,
-                };
-                match now {
-                    None => stop(&source, false),
-                    Some(t) if recorder.limit_done(t) => stop(&source, true),
-                    Some(_) => {}
-                }
-                // The clock is read every 1024 frames (and when idle), not per frame.
-                polls += 1;
-                if polls % 1024 == 0 || idle {
-                    recorder.publish_if_due(source.queued_bytes());
-                }
-            }
-            let captured = source.join();
-            recorder.finish();
+        .spawn(move || -> (Recorder<WriterOut>, Result<(), LiveError>) {
+            let captured = extract_live(&mut source, &mut recorder, &limit_flag);
             let counters = Counters {
                 end_ns: now_ns(),
                 values: recorder.counter_values(),
             };
-            recorder.send(ToWriter::Finish(counters));
+            recorder.out.send(ToWriter::Finish(counters));
             (recorder, captured)
         })
         .context("cannot start the extraction thread")?;
@@ -1313,28 +1531,25 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
         ("memory", figures.memory_bytes.clone(), Show::Bytes),
         ("queue", figures.queue_bytes.clone(), Show::Bytes),
     ]);
-    let mut next_stats = Instant::now() + args.stats_interval;
-    let stop_reason = loop {
-        std::thread::sleep(Duration::from_millis(50));
-        if term.load(Ordering::Relaxed) {
-            break "a signal";
-        }
-        if args.duration.is_some_and(|d| started.elapsed() >= d) {
-            break "--duration";
-        }
-        if extraction_thread.is_finished() || writer_thread.is_finished() {
-            break if limit_hit.load(Ordering::Relaxed) {
-                "--limit"
-            } else {
-                "the capture ended"
-            };
-        }
-        if !args.stats_interval.is_zero() && Instant::now() >= next_stats {
-            next_stats += args.stats_interval;
+    let stop_reason = watch(
+        &term,
+        started,
+        args.duration,
+        args.stats_interval,
+        || {
+            (extraction_thread.is_finished() || writer_thread.is_finished()).then(|| {
+                if limit_hit.load(Ordering::Relaxed) {
+                    "--limit"
+                } else {
+                    "the capture ended"
+                }
+            })
+        },
+        || {
             totals.update(&interfaces);
-            eprintln!("{} stats: {}", local_time(), stats.line());
-        }
-    };
+            stats.line()
+        },
+    );
     tracing::info!("stopping ({stop_reason}): draining the capture");
     stopper.stop();
     let (recorder, captured) = extraction_thread
@@ -1358,7 +1573,7 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
 
 /// A stage error that `exit::classify` sees with its own status (bad input → 2), whether or not
 /// the stage is known to `cmd::classify_stage_error`.
-fn classified<E>(e: E) -> anyhow::Error
+pub(crate) fn classified<E>(e: E) -> anyhow::Error
 where
     E: Classify + std::error::Error + Send + Sync + 'static,
 {
@@ -1370,16 +1585,22 @@ where
 }
 
 /// Capture figures summed over the interfaces (for stats lines and totals).
-struct InterfaceTotals {
-    packets: Metric,
-    bytes: Metric,
-    kernel_drops: Metric,
-    interface_drops: Metric,
-    queue_drops: Metric,
+pub(crate) struct InterfaceTotals {
+    /// Frames captured.
+    pub packets: Metric,
+    /// Their bytes.
+    pub bytes: Metric,
+    /// Dropped by the kernel (ring full).
+    pub kernel_drops: Metric,
+    /// Dropped by the interface.
+    pub interface_drops: Metric,
+    /// Dropped at the queue to extraction.
+    pub queue_drops: Metric,
 }
 
 impl InterfaceTotals {
-    fn new(interfaces: &[(String, InterfaceCounters)]) -> InterfaceTotals {
+    /// The totals of `interfaces` now.
+    pub(crate) fn new(interfaces: &[(String, InterfaceCounters)]) -> InterfaceTotals {
         let t = InterfaceTotals {
             packets: Metric::new(),
             bytes: Metric::new(),
@@ -1391,7 +1612,8 @@ impl InterfaceTotals {
         t
     }
 
-    fn update(&self, interfaces: &[(String, InterfaceCounters)]) {
+    /// Sums the interfaces' figures again.
+    pub(crate) fn update(&self, interfaces: &[(String, InterfaceCounters)]) {
         let sum = |f: fn(&InterfaceCounters) -> &Metric| {
             interfaces.iter().map(|(_, c)| f(c).get()).sum::<u64>()
         };
@@ -1403,7 +1625,8 @@ impl InterfaceTotals {
     }
 }
 
-fn local_time() -> String {
+/// Local time to the second, for stats lines.
+pub(crate) fn local_time() -> String {
     chrono::Local::now().format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
@@ -1420,7 +1643,12 @@ struct Summary {
 }
 
 impl Summary {
-    fn new(recorder: &Recorder, outcome: &WriterOutcome, packets: u64, bytes: u64) -> Summary {
+    fn new(
+        recorder: &Recorder<WriterOut>,
+        outcome: &WriterOutcome,
+        packets: u64,
+        bytes: u64,
+    ) -> Summary {
         let http = recorder.extraction.http_stats();
         let tcp = recorder.extraction.tcp_stats();
         let decode = recorder.extraction.decode_stats();

@@ -199,6 +199,7 @@ impl<D: Dispatch> Dispatch for Twin<D> {
             planned: job.planned.baseline_twin(*target),
             intended: job.intended,
             warmup: job.warmup,
+            hold: None,
         };
         job.planned.baseline_bytes = None;
         self.baseline_first = !self.baseline_first;

@@ -377,71 +377,81 @@ impl<'a> Join<'a> {
         true
     }
 
-    /// Applies shard, truncation, filter, target and rewrites; `None` when skipped (counted).
+    /// [`prepare`], placed in this iteration at its offset from the log's first request.
     fn prepare(&self, m: Message, origin: u64, stats: &mut PlanStats) -> Option<Planned> {
-        let config = self.config;
-        if !config.shard.keeps(m.conn, m.index) {
-            stats.skipped.other_shard += 1;
-            return None;
-        }
-        if let Some(t) = m.truncation {
-            stats.skipped.truncated(t);
-            return None;
-        }
-        let Ok(head) = RequestHead::parse(&m.bytes) else {
-            stats.skipped.unparsable += 1;
-            return None;
-        };
-        if !config.filter.keeps(&head) {
-            stats.skipped.filtered += 1;
-            return None;
-        }
-        let Some(target) = config.targets.choose(head.header("host")) else {
-            stats.skipped.no_target += 1;
-            return None;
-        };
-        let authority = config
-            .targets
-            .list
-            .get(target)
-            .map_or("", |t| t.authority.as_str());
-        let expect_unsent = expect_unsent(&m, &head);
-        let context = RequestContext {
-            method: crate::http::framing::Method::from_token(head.method.as_bytes()),
-            version: head.version,
-        };
-        let method = head.method.to_owned();
-        let path = head.target_str().into_owned();
-        let bytes = config.rewrites.apply(&m.bytes, head.len, authority);
-        // The baseline's copy differs only when the Host is rewritten to each target's own.
-        let baseline_bytes = config
-            .targets
-            .baseline
-            .and_then(|b| config.targets.list.get(b))
-            .filter(|_| config.rewrites.host)
-            .map(|b| config.rewrites.apply(&m.bytes, head.len, &b.authority));
-        Some(Planned {
-            conn: m.conn,
-            index: m.index,
-            iteration: self.iteration,
-            recorded_ts_ns: m.first_ts_ns,
-            log_offset_ns: self
-                .base_offset
-                .saturating_add(m.first_ts_ns.saturating_sub(origin)),
-            bytes,
-            method,
-            path,
-            context,
-            target,
-            pipelined: false,
-            expect_unsent,
-            prod_status: None,
-            prod_latency_ns: None,
-            external_id: m.external_id,
-            role: 0,
-            baseline_bytes,
-        })
+        let mut p = prepare(self.config, m, &mut stats.skipped)?;
+        p.iteration = self.iteration;
+        p.log_offset_ns = self
+            .base_offset
+            .saturating_add(p.recorded_ts_ns.saturating_sub(origin));
+        Some(p)
     }
+}
+
+/// Applies shard, truncation, filter, target and rewrites to one recorded request; `None` when
+/// it is left out (counted in `skipped`). The request is of iteration 0 at log offset 0, not
+/// pipelined and without production fields: the caller sets those (the planner from the log,
+/// `reel shadow` from the live capture).
+pub fn prepare(config: &PlanConfig, m: Message, skipped: &mut Skipped) -> Option<Planned> {
+    if !config.shard.keeps(m.conn, m.index) {
+        skipped.other_shard += 1;
+        return None;
+    }
+    if let Some(t) = m.truncation {
+        skipped.truncated(t);
+        return None;
+    }
+    let Ok(head) = RequestHead::parse(&m.bytes) else {
+        skipped.unparsable += 1;
+        return None;
+    };
+    if !config.filter.keeps(&head) {
+        skipped.filtered += 1;
+        return None;
+    }
+    let Some(target) = config.targets.choose(head.header("host")) else {
+        skipped.no_target += 1;
+        return None;
+    };
+    let authority = config
+        .targets
+        .list
+        .get(target)
+        .map_or("", |t| t.authority.as_str());
+    let expect_unsent = expect_unsent(&m, &head);
+    let context = RequestContext {
+        method: crate::http::framing::Method::from_token(head.method.as_bytes()),
+        version: head.version,
+    };
+    let method = head.method.to_owned();
+    let path = head.target_str().into_owned();
+    let bytes = config.rewrites.apply(&m.bytes, head.len, authority);
+    // The baseline's copy differs only when the Host is rewritten to each target's own.
+    let baseline_bytes = config
+        .targets
+        .baseline
+        .and_then(|b| config.targets.list.get(b))
+        .filter(|_| config.rewrites.host)
+        .map(|b| config.rewrites.apply(&m.bytes, head.len, &b.authority));
+    Some(Planned {
+        conn: m.conn,
+        index: m.index,
+        iteration: 0,
+        recorded_ts_ns: m.first_ts_ns,
+        log_offset_ns: 0,
+        bytes,
+        method,
+        path,
+        context,
+        target,
+        pipelined: false,
+        expect_unsent,
+        prod_status: None,
+        prod_latency_ns: None,
+        external_id: m.external_id,
+        role: 0,
+        baseline_bytes,
+    })
 }
 
 /// A complete request that announced a body with `Expect: 100-continue` and never sent it (or

@@ -106,6 +106,10 @@ pub struct Job {
     pub intended: Option<Instant>,
     /// Sent during `--warmup`: kept out of statistics.
     pub warmup: bool,
+    /// Dropped when the job is done with (answered, failed, or dropped unsent with its
+    /// connection): `reel shadow` counts the requests queued and in flight with it. `None` in
+    /// replay.
+    pub hold: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// Waits for instants.
@@ -246,6 +250,7 @@ pub async fn pace<C: Clock, D: Dispatch>(
             planned,
             intended,
             warmup: elapsed < rules.warmup,
+            hold: None,
         };
         if !dispatch.dispatch(job).await {
             break;

@@ -59,6 +59,19 @@ impl Latency {
         self.0.value_at_quantile(q) as f64 / 1_000.0
     }
 
+    /// `p50 0.31 ms, p99 2.10 ms, max 9.80 ms`, or `-` when empty.
+    pub fn describe(&self) -> String {
+        if self.is_empty() {
+            return "-".to_owned();
+        }
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.quantile_ms(0.5),
+            self.quantile_ms(0.99),
+            self.quantile_ms(1.0)
+        )
+    }
+
     /// `{p50, p90, p99, p999, max}` in ms (`null` when empty).
     pub fn to_json(&self) -> Value {
         if self.0.is_empty() {
@@ -205,7 +218,8 @@ pub struct Summary {
     pub results: Option<String>,
 }
 
-fn status_json(m: &BTreeMap<u16, u64>) -> Value {
+/// `{"200": n, …}`: status counts by code.
+pub fn status_json(m: &BTreeMap<u16, u64>) -> Value {
     Value::Object(
         m.iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
@@ -213,7 +227,8 @@ fn status_json(m: &BTreeMap<u16, u64>) -> Value {
     )
 }
 
-fn errors_json(s: &Stats) -> Value {
+/// `{"total": n, "connect_refused": n, …}`: every error kind, 0 included.
+pub fn errors_json(s: &Stats) -> Value {
     let mut errors = serde_json::Map::new();
     errors.insert("total".into(), s.error_total().into());
     for kind in ErrorKind::ALL {
@@ -284,18 +299,7 @@ impl Summary {
     /// The human summary, a few lines.
     pub fn human(&self) -> String {
         let s = &self.stats;
-        let lat = |l: &Latency| {
-            if l.is_empty() {
-                "-".to_owned()
-            } else {
-                format!(
-                    "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                    l.quantile_ms(0.5),
-                    l.quantile_ms(0.99),
-                    l.quantile_ms(1.0)
-                )
-            }
-        };
+        let lat = Latency::describe;
         let mut out = format!(
             "replay: sent {} in {:.1} s ({:.1} req/s), completed {}, errors {}, skipped {}\n",
             s.sent,

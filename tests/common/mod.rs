@@ -443,8 +443,14 @@ impl LiveReel {
     /// Starts `reel record ARGS --metrics-addr 127.0.0.1:9187` in `ns` and waits until `/ready`
     /// answers 200 (the capture handles are open). Panics with reel's stderr if it exits first.
     pub fn start(ns: &str, args: &[&str]) -> LiveReel {
+        LiveReel::start_command(ns, "record", args)
+    }
+
+    /// Starts `reel COMMAND ARGS --metrics-addr 127.0.0.1:9187` in `ns` (`record` or `shadow`)
+    /// and waits until `/ready` answers 200.
+    pub fn start_command(ns: &str, command: &str, args: &[&str]) -> LiveReel {
         let metrics = format!("127.0.0.1:{METRICS_PORT}");
-        let mut full = vec![env!("CARGO_BIN_EXE_reel"), "record"];
+        let mut full = vec![env!("CARGO_BIN_EXE_reel"), command];
         full.extend_from_slice(args);
         full.extend_from_slice(&["--metrics-addr", &metrics]);
         let child = netns_command(ns, &full)
@@ -488,7 +494,7 @@ impl LiveReel {
             }
             assert!(
                 Instant::now() < deadline,
-                "reel record did not become ready: {}",
+                "reel {command} did not become ready: {}",
                 reel.stderr()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -626,4 +632,149 @@ pub fn full_speed_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The staging side's address in a [`StagingNet`].
+pub const STAGING_IP: &str = "10.78.0.2";
+/// The server namespace's address on the link to a [`StagingNet`].
+pub const STAGING_LINK_IP: &str = "10.78.0.1";
+
+/// A third namespace for staging, joined to a [`NetPair`]'s server namespace by a veth pair
+/// (10.78.0.1 on the server side, [`STAGING_IP`] on staging's): staging is reachable from
+/// production's host only, as a staging network usually is. Removed on drop (with the link).
+pub struct StagingNet {
+    /// The staging namespace.
+    pub ns: String,
+}
+
+impl StagingNet {
+    /// Creates the namespace and links it to `net`'s server namespace.
+    pub fn new(net: &NetPair) -> StagingNet {
+        let staging = StagingNet {
+            ns: unique("reelg", 15),
+        };
+        sh(&["ip", "netns", "add", &staging.ns]);
+        let near = unique("rvg", 15);
+        let far = unique("rvh", 15);
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            &near,
+            "netns",
+            &net.server,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &far,
+            "netns",
+            &staging.ns,
+        ]);
+        for (ns, dev, ip) in [
+            (&net.server, &near, STAGING_LINK_IP),
+            (&staging.ns, &far, STAGING_IP),
+        ] {
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                dev,
+            ]);
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        }
+        sh(&["ip", "-n", &staging.ns, "link", "set", "lo", "up"]);
+        staging
+    }
+}
+
+impl Drop for StagingNet {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// An HTTP/1.1 server of the test's own (hyper), listening on `addr` inside a network namespace:
+/// it counts every request it gets and answers `200 ok` after `delay` — a slow staging.
+/// Stopped on drop.
+pub struct SlowServer {
+    /// Requests received so far.
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SlowServer {
+    /// Starts the server on `addr` in namespace `ns` (its thread joins the namespace with
+    /// setns, binds, and serves on a one-thread tokio runtime); returns once it listens.
+    pub fn start(ns: &str, addr: &str, delay: Duration) -> SlowServer {
+        use std::sync::atomic::AtomicU64;
+        let requests = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let netns = PathBuf::from("/var/run/netns").join(ns);
+        let addr = addr.to_string();
+        let thread = std::thread::spawn(move || {
+            let fd = std::fs::File::open(&netns).unwrap();
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let listener = std::net::TcpListener::bind(&addr).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                ready_tx.send(()).unwrap();
+                loop {
+                    let (stream, _) = tokio::select! {
+                        _ = &mut stop_rx => return,
+                        accepted = listener.accept() => match accepted {
+                            Ok(a) => a,
+                            Err(_) => continue,
+                        },
+                    };
+                    let counter = counter.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |_req| {
+                            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            async move {
+                                tokio::time::sleep(delay).await;
+                                Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                    http_body_util::Full::new(bytes::Bytes::from_static(b"ok\n")),
+                                ))
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the slow server did not start");
+        SlowServer {
+            requests,
+            shutdown: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SlowServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
