@@ -1,7 +1,8 @@
 //! Capture-time redaction with real traffic: secrets sent by curl to nginx (an Authorization
 //! header, a named header, cookies, a query parameter, a form field) appear nowhere in the log —
 //! not in `reel cat` output, not in any decompressed block — and the same secret gets the same
-//! hash after a restart with the same key file.
+//! hash after a restart with the same key file. Neither the secrets nor the key show on `/metrics` or
+//! in reel's own log lines.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -79,6 +80,9 @@ fn capture(net: &NetPair, dir: &Path, name: &str, key: &Path) -> std::path::Path
             "password",
             "--redact-key-file",
             key.to_str().unwrap(),
+            "--stats-interval",
+            "1s",
+            "--verbose",
         ],
     );
     let base = format!("http://{SERVER_IP}:8080");
@@ -105,8 +109,18 @@ fn capture(net: &NetPair, dir: &Path, name: &str, key: &Path) -> std::path::Path
         assert!(net.in_client(&full).status().unwrap().success());
     }
     std::thread::sleep(Duration::from_millis(300));
+    // Nothing reel shows while it runs carries a secret or the key: not /metrics, not its logs.
+    let (_, metrics) = reel.get("/metrics").unwrap();
+    assert!(metrics.contains("reel_"), "{metrics}");
     let status = reel.stop(Signal::SIGTERM, Duration::from_secs(10)).unwrap();
-    assert!(status.success(), "{}", reel.stderr());
+    let stderr = reel.stderr();
+    assert!(status.success(), "{stderr}");
+    let key_text = std::fs::read_to_string(key).unwrap();
+    for (what, text) in [("/metrics", &metrics), ("stderr", &stderr)] {
+        for secret in SECRETS.iter().chain([&key_text.trim()]) {
+            assert!(!text.contains(secret), "{secret} in {what}: {text}");
+        }
+    }
     log
 }
 
