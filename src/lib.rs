@@ -4,6 +4,8 @@
 //! The library holds one module per pipeline stage, data flowing one way
 //! (`capture → tcp → http → log → replay → compare`); `cli` and `cmd` are the command-line edge.
 //! `docs/ARCHITECTURE.md` describes the stages, the types passed between them and their invariants.
+// Nothing that came from outside the process may panic: no unwrap/expect outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod capture;
 pub mod cli;

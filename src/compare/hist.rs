@@ -22,6 +22,10 @@ pub const FEW: usize = 256;
 
 /// A new, empty, auto-resizing histogram with µs resolution and [`SIGFIG`] significant figures.
 pub fn new_histogram<T: hdrhistogram::Counter>() -> Histogram<T> {
+    #[allow(
+        clippy::expect_used,
+        reason = "a constant argument, checked by every test"
+    )]
     Histogram::new(SIGFIG).expect("3 significant figures is a valid histogram precision")
 }
 
