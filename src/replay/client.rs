@@ -472,7 +472,8 @@ impl Conn {
             if let Some(head) = framed.head {
                 let status = head.status().unwrap_or(0);
                 if (100..200).contains(&status) && status != 101 {
-                    front.interim += 1;
+                    // Saturating: a flood of 1xx (millions a second) ends only with --timeout.
+                    front.interim = front.interim.saturating_add(1);
                     front.response_bytes += used as u64;
                     self.buf.advance(used);
                     if front.job.planned.expect_unsent && status == 100 {
