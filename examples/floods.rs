@@ -9,6 +9,7 @@
 mod flood_support;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use flood_support::*;
@@ -42,6 +43,20 @@ const CASES: &[Case] = &[
         run: || half_open(100_000, true, SMALL),
     },
     Case {
+        name: "half_open_head_100k_table10k",
+        budget: "48MiB",
+        run: || {
+            half_open(
+                100_000,
+                true,
+                Budget {
+                    max_flows: 10_000,
+                    ..READ_DEFAULTS
+                },
+            )
+        },
+    },
+    Case {
         name: "slow_heads_10k",
         budget: "48MiB",
         run: || slow_heads(10_000, 64, 8, READ_DEFAULTS),
@@ -72,6 +87,16 @@ const CASES: &[Case] = &[
         run: || tiny_headers(100_000, READ_DEFAULTS),
     },
     Case {
+        name: "tiny_headers_100k_one_a_segment",
+        budget: "48MiB",
+        run: || tiny_headers_trickled(100_000, READ_DEFAULTS),
+    },
+    Case {
+        name: "tiny_headers_13k_fit",
+        budget: "48MiB",
+        run: || tiny_headers(13_000, READ_DEFAULTS),
+    },
+    Case {
         name: "header_line_1MiB",
         budget: "48MiB",
         run: || big_header_line(1 << 20, READ_DEFAULTS),
@@ -98,6 +123,13 @@ fn vm_hwm_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// `VmHWM` when the flood had been pushed, before the end of input.
+static HWM_BEFORE_FINISH_KIB: AtomicU64 = AtomicU64::new(0);
+
+fn note_hwm() {
+    HWM_BEFORE_FINISH_KIB.store(vm_hwm_kib(), Ordering::Relaxed);
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.2}", bytes as f64 / f64::from(1 << 20))
 }
@@ -109,17 +141,19 @@ fn main() {
             eprintln!("unknown case {name}");
             std::process::exit(2);
         };
+        let _ = BEFORE_FINISH.set(note_hwm);
         let t = Instant::now();
         let o = (case.run)();
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
             case.name,
             o.packets,
             mib(o.bytes),
             case.budget,
             mib(o.peak),
             o.peak_flows,
+            mib(HWM_BEFORE_FINISH_KIB.load(Ordering::Relaxed) * 1024),
             mib(vm_hwm_kib() * 1024),
             secs
         );
@@ -133,9 +167,13 @@ fn main() {
         }
     };
     println!(
-        "| case | packets | MiB pushed | --max-memory | accounted peak MiB | peak open flows | VmHWM MiB | seconds |"
+        "| case | packets | MiB pushed | --max-memory | accounted peak MiB | peak open flows | VmHWM before end MiB | VmHWM MiB | seconds |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "(per-connection state: HttpConn {} bytes, in the flow table with the reassembler's)",
+        std::mem::size_of::<reel::http::HttpConn>()
+    );
     for case in CASES {
         match Command::new(&exe).arg(case.name).output() {
             Ok(out) => print!("{}", String::from_utf8_lossy(&out.stdout)),

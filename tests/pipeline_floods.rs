@@ -327,6 +327,32 @@ fn a_hundred_thousand_tiny_headers_are_rejected_and_the_next_request_kept() {
 }
 
 #[test]
+fn a_hundred_thousand_tiny_headers_one_a_segment_are_rejected_in_linear_time() {
+    // Each segment makes the framer look at the head again; it resumes where it stopped, so the
+    // work is linear (the test's run time shows it; no timed assertion).
+    let o = tiny_headers_trickled(100_000, READ_DEFAULTS);
+    within(&o, READ_DEFAULTS);
+    let before_after = 20 + 100_000 * 5 + 2;
+    let payload = before_after + AFTER.len() as u64;
+    // The head held grows 5 bytes a segment up to the limit: 20 + 5 × 13,103 = 65,535 bytes.
+    assert_eq!(o.peak, 65_535);
+    assert_eq!(
+        o.nonzero(),
+        vec![
+            ("http.framing_errors", 1),
+            ("http.requests", 1),
+            ("http.resync_skipped_bytes", before_after),
+            ("http.unanswered", 1),
+            ("tcp.closed_end_of_input", 1),
+            ("tcp.flows_opened", 1),
+            ("tcp.payload_bytes", payload),
+            ("tcp.segments", 1 + 1 + 100_000 + 1),
+        ]
+    );
+    assert_eq!(o.records("request.whole"), 1);
+}
+
+#[test]
 fn thirteen_thousand_tiny_headers_within_the_limit_are_parsed() {
     let o = tiny_headers(13_000, READ_DEFAULTS);
     within(&o, READ_DEFAULTS);

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
 use reel::capture::{Frame, TcpFlags, linktype};
 use reel::exchange::{Record, Truncation};
@@ -108,6 +109,10 @@ impl Outcome {
             .collect()
     }
 }
+
+/// Called once the flood was pushed, before the end of input closes every connection (the example
+/// reads the resident memory there: the closes emit the records of every connection at once).
+pub static BEFORE_FINISH: OnceLock<fn()> = OnceLock::new();
 
 /// The pipeline under a budget, fed generated frames.
 pub struct Flood {
@@ -246,6 +251,9 @@ impl Flood {
 
     /// End of input: closes everything and returns what the flood left.
     pub fn finish(mut self) -> Outcome {
+        if let Some(hook) = BEFORE_FINISH.get() {
+            hook();
+        }
         self.x.finish(&mut self.out);
         self.count_records();
         let counters: BTreeMap<String, u64> = self.x.counters().into_iter().collect();
@@ -422,5 +430,23 @@ pub fn orphans(conns: u32, per_conn: u32, b: Budget) -> Outcome {
             f.server_data(i, seq, RESPONSE);
         }
     }
+    f.finish()
+}
+
+/// Case 4, trickled: the same request head with `count` header lines `a:b`, each in a segment of
+/// its own (the head is looked at again after every one), then [`AFTER`].
+pub fn tiny_headers_trickled(count: usize, b: Budget) -> Outcome {
+    let mut f = Flood::new(b);
+    f.syn(0);
+    let line: &[u8] = b"GET /many HTTP/1.1\r\n";
+    f.client_data(0, 0, line);
+    let mut offset = line.len() as u64;
+    for _ in 0..count {
+        f.client_data(0, offset, b"a:b\r\n");
+        offset += 5;
+    }
+    let mut tail = b"\r\n".to_vec();
+    tail.extend_from_slice(AFTER);
+    f.client_data(0, offset, &tail);
     f.finish()
 }
