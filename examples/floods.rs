@@ -33,6 +33,11 @@ const CASES: &[Case] = &[
         run: || half_open(100_000, false, READ_DEFAULTS),
     },
     Case {
+        name: "half_open_syn_1M_full_table",
+        budget: "48MiB",
+        run: || half_open(1 << 20, false, READ_DEFAULTS),
+    },
+    Case {
         name: "half_open_head_100k",
         budget: "48MiB",
         run: || half_open(100_000, true, READ_DEFAULTS),
