@@ -1,6 +1,8 @@
 //! The reassembler: segments in, each connection's two byte streams out through a
 //! [`StreamHandler`], with the flow table, the connection life cycle and the memory budget.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
 use super::seq::SeqNumber;
@@ -85,6 +87,12 @@ pub struct Reassembler<H: StreamHandler> {
     buffered: usize,
     /// Given-up connections still in the table.
     tombstones: usize,
+    /// Candidates for giving up: `(charge, Reverse(id), slot)`, the heaviest (then oldest) on
+    /// top. Every live connection with a charge has an entry with its current charge; entries
+    /// whose charge or connection changed since are stale and skipped when popped, so a flood
+    /// that keeps the table at the budget costs one pop per connection given up, not a scan of
+    /// the table. Rebuilt from the table when stale entries outnumber it.
+    heavy: BinaryHeap<(usize, Reverse<u64>, u32)>,
 }
 
 impl<H: StreamHandler> Reassembler<H> {
@@ -99,6 +107,7 @@ impl<H: StreamHandler> Reassembler<H> {
             next_sweep_ns: 0,
             buffered: 0,
             tombstones: 0,
+            heavy: BinaryHeap::new(),
         }
     }
 
@@ -381,7 +390,11 @@ impl<H: StreamHandler> Reassembler<H> {
                 .filter_map(|d| Some((flow.dirs.get(d)?.oldest_ts()?, d)))
                 .min();
             let Some((_, d)) = oldest else {
-                break;
+                // Nothing out of order left: the next stage holds the excess (a body kept whole,
+                // a head that never ends). The connection is given up to keep its share.
+                let charge = charge_of::<H>(flow);
+                self.give_up(slot, charge, handler);
+                return;
             };
             let stats = &mut self.stats;
             let interest =
@@ -411,37 +424,60 @@ impl<H: StreamHandler> Reassembler<H> {
         };
         let charge = charge_of::<H>(flow);
         self.buffered = self.buffered - flow.charged + charge;
+        let changed = charge != flow.charged;
         flow.charged = charge;
+        if changed && charge > 0 && flow.conn.is_some() {
+            self.heavy.push((charge, Reverse(flow.info.id), slot));
+            if self.heavy.len() > 2 * self.table.len() + 1024 {
+                self.rebuild_heavy();
+            }
+        }
     }
 
-    /// Over the total budget: gives up the connections holding the most bytes, largest first,
-    /// until the total is within budget again. Scans the table, but only when over budget.
-    fn give_up_largest(&mut self, handler: &mut H) {
-        let mut heavy: Vec<(usize, u64, u32)> = self
+    /// Rebuilds the give-up candidates from the table (drops the stale entries).
+    fn rebuild_heavy(&mut self) {
+        let live: Vec<_> = self
             .table
             .slots()
             .filter(|(_, f)| f.conn.is_some() && f.charged > 0)
-            .map(|(slot, f)| (f.charged, f.info.id, slot))
+            .map(|(slot, f)| (f.charged, Reverse(f.info.id), slot))
             .collect();
-        heavy.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        for (charged, _, slot) in heavy {
-            if self.buffered <= self.cfg.max_total_bytes {
+        self.heavy = BinaryHeap::from(live);
+    }
+
+    /// Over the total budget: gives up the connections holding the most bytes, largest first
+    /// (the oldest first among equals), until the total is within budget again.
+    fn give_up_largest(&mut self, handler: &mut H) {
+        while self.buffered > self.cfg.max_total_bytes {
+            let Some((charge, Reverse(id), slot)) = self.heavy.pop() else {
                 break;
+            };
+            let current = self
+                .table
+                .get(slot)
+                .is_some_and(|f| f.conn.is_some() && f.info.id == id && f.charged == charge);
+            if current {
+                self.give_up(slot, charge, handler);
             }
-            let Some(flow) = self.table.get_mut(slot) else {
-                continue;
-            };
-            let Some(conn) = flow.conn.take() else {
-                continue;
-            };
-            let ts = flow.last_ts;
-            self.stats.given_up_flows += 1;
-            self.stats.given_up_bytes += charged as u64;
-            self.stats.count_close(CloseReason::Memory);
-            self.tombstones += 1;
-            handler.close(conn, &flow.info, ts, CloseReason::Memory);
-            self.skip(slot);
         }
+    }
+
+    /// Gives a connection up to stay within budget: the next stage closes it (`Memory`), its
+    /// buffers are freed, and it stays in the table as a tombstone until its end.
+    fn give_up(&mut self, slot: u32, charged: usize, handler: &mut H) {
+        let Some(flow) = self.table.get_mut(slot) else {
+            return;
+        };
+        let Some(conn) = flow.conn.take() else {
+            return;
+        };
+        let ts = flow.last_ts;
+        self.stats.given_up_flows += 1;
+        self.stats.given_up_bytes += charged as u64;
+        self.stats.count_close(CloseReason::Memory);
+        self.tombstones += 1;
+        handler.close(conn, &flow.info, ts, CloseReason::Memory);
+        self.skip(slot);
     }
 
     /// Stops following a connection's bytes and frees its buffers.
@@ -517,7 +553,7 @@ impl<H: StreamHandler> Reassembler<H> {
     pub(crate) fn check_invariants(&self) {
         let mut total = 0;
         let mut tombstones = 0;
-        for (_, flow) in self.table.slots() {
+        for (slot, flow) in self.table.slots() {
             for stream in &flow.dirs {
                 stream.check();
             }
@@ -528,6 +564,14 @@ impl<H: StreamHandler> Reassembler<H> {
                 flow.info.id
             );
             total += flow.charged;
+            if flow.conn.is_some() && flow.charged > 0 {
+                let entry = (flow.charged, Reverse(flow.info.id), slot);
+                assert!(
+                    self.heavy.iter().any(|e| *e == entry),
+                    "give-up candidate for {}",
+                    flow.info.id
+                );
+            }
             if flow.conn.is_none() {
                 tombstones += 1;
                 assert!(flow.skip);

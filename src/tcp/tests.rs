@@ -617,6 +617,32 @@ fn over_the_flow_share_the_oldest_out_of_order_data_becomes_a_gap() {
 }
 
 #[test]
+fn over_the_flow_share_held_by_the_next_stage_the_connection_is_given_up() {
+    // The next stage keeps every byte (a body stored whole): nothing out of order can be given
+    // up, so the connection goes, counted, and its later segments are absorbed.
+    let mut w = Wire::with(TcpConfig {
+        max_flow_bytes: 2500,
+        ..TcpConfig::default()
+    });
+    w.h.hold_bytes = true;
+    w.handshake();
+    w.up(10, 0, &[b'a'; 1000]);
+    w.up(11, 1000, &[b'b'; 1000]);
+    assert_eq!(w.r.buffered_bytes(), 2000);
+    w.up(12, 2000, &[b'c'; 1000]);
+    assert_eq!(w.h.closed(), vec![(1, CloseReason::Memory)]);
+    assert_eq!(w.r.stats().given_up_flows, 1);
+    assert_eq!(w.r.stats().given_up_bytes, 3000);
+    assert_eq!(w.r.stats().peak_buffered_bytes, 2000);
+    assert_eq!(w.r.buffered_bytes(), 0);
+    let before = w.h.events.len();
+    w.up(13, 3000, &[b'd'; 1000]);
+    assert_eq!(w.h.events.len(), before);
+    w.finish();
+    assert_eq!(w.r.stats().closed_memory, 1);
+}
+
+#[test]
 fn a_handler_that_skips_gets_no_more_bytes() {
     let mut w = Wire::new();
     w.h.skip_after = Some(3);
