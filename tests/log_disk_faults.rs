@@ -291,6 +291,55 @@ fn a_disk_filling_up_mid_file_stops_with_exit_3_and_keeps_every_block_written() 
     );
 }
 
+#[test]
+fn replay_results_on_a_disk_filling_up_stop_the_replay_with_exit_3() {
+    if !can_unshare("replay_results_on_a_disk_filling_up") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let log = dir.path().join("shop.reel");
+    let out = Command::new(REEL)
+        .args(["record", "--read"])
+        .arg(sample())
+        .arg("--output")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::create_dir(dir.path().join("mnt")).unwrap();
+    std::fs::create_dir(dir.path().join("kept")).unwrap();
+    // The 640 requests of the log span 8.5 s at recorded speed; a second's block of results
+    // takes about 2 KiB, so the 8 KiB tmpfs fills a few seconds in.
+    let script = format!(
+        "mount -t tmpfs -o size=8k reel-full {d}/mnt || exit 97
+         {REEL} replay {d}/shop.reel --target http://127.0.0.1:9 --results {d}/mnt/r.reel >/dev/null
+         rc=$?
+         cp {d}/mnt/r.reel.part {d}/kept/ || exit 98
+         exit $rc"
+    );
+    let out = in_mount_ns(&script);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let error = format!("{d}/mnt/r.reel.part: {ENOSPC}");
+    assert!(
+        stderr.contains(&format!("{error}: stopping the replay\n"))
+            && stderr.ends_with(&format!("\nerror: {error}\n")),
+        "{stderr}"
+    );
+    let (kept, stats) = read_path(&dir.path().join("kept/r.reel.part"));
+    assert!(stats.skipped_blocks <= 1, "{stats:?}");
+    let results = kept
+        .iter()
+        .filter(|r| matches!(r, Record::Result(_)))
+        .count();
+    assert!(results > 0 && results < 640, "{results} results");
+    eprintln!(
+        "replay --results on a full tmpfs: {} blocks, {results} results kept, {} torn block skipped",
+        stats.blocks, stats.skipped_blocks
+    );
+}
+
 // ---- Read-only directory -------------------------------------------------------------------
 
 #[test]

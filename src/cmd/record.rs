@@ -1550,6 +1550,8 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
             (extraction_thread.is_finished() || writer_thread.is_finished()).then(|| {
                 if limit_hit.load(Ordering::Relaxed) {
                     "--limit"
+                } else if writer_thread.is_finished() {
+                    "the writer stopped"
                 } else {
                     "the capture ended"
                 }
