@@ -824,6 +824,9 @@ impl<O: Output> Recorder<O> {
 const TLS_NOTE: &str = "TLS connections were seen on the watched ports: they cannot be read, so \
 their requests are not in this log (counted in tls_connections / http.tls_conns)";
 
+/// How often the writer checks that its open file was not deleted (one `fstat`).
+const DELETION_CHECK: Duration = Duration::from_secs(1);
+
 /// What the writer thread hands back.
 struct WriterOutcome {
     writer: RotatingWriter,
@@ -860,6 +863,7 @@ fn writer_loop(
     figures: &Figures,
 ) -> anyhow::Result<Vec<FinishedFile>> {
     let mut snapshot: Vec<(String, u64)> = Vec::new();
+    let mut deletion_checked = Instant::now();
     loop {
         let message = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(m) => Some(m),
@@ -906,6 +910,12 @@ fn writer_loop(
             })?;
             let next = file_meta(&meta, writer, writer.files_opened() + 1, run_start);
             writer.open(now, next).map_err(open_error)?;
+        }
+        if deletion_checked.elapsed() >= DELETION_CHECK {
+            // A file deleted under us (`rm`) would swallow every record after it: start another.
+            deletion_checked = Instant::now();
+            let next = file_meta(&meta, writer, writer.files_opened() + 1, run_start);
+            writer.replace_if_deleted(now, next).map_err(open_error)?;
         }
         writer.flush_if_due()?;
         figures.files_finished.add(writer.poll_finished()? as u64);
@@ -1540,6 +1550,8 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
             (extraction_thread.is_finished() || writer_thread.is_finished()).then(|| {
                 if limit_hit.load(Ordering::Relaxed) {
                     "--limit"
+                } else if writer_thread.is_finished() {
+                    "the writer stopped"
                 } else {
                     "the capture ended"
                 }
@@ -1637,6 +1649,8 @@ struct Summary {
     counts: Vec<(&'static str, u64)>,
     files: Vec<String>,
     deleted: Vec<String>,
+    /// Files deleted by someone else while being written, and the records they took.
+    lost: Vec<(String, u64)>,
     message_bytes: u64,
     file_bytes: u64,
     records: u64,
@@ -1702,6 +1716,12 @@ impl Summary {
                 .deleted()
                 .iter()
                 .map(|p| p.display().to_string())
+                .collect(),
+            lost: outcome
+                .writer
+                .lost()
+                .iter()
+                .map(|l| (l.name.clone(), l.records))
                 .collect(),
             message_bytes: finished.iter().map(|f| f.stats.message_bytes).sum(),
             file_bytes: finished.iter().map(|f| f.stats.file_bytes).sum(),
@@ -1775,6 +1795,11 @@ impl Summary {
                 self.deleted.len()
             ));
         }
+        for (name, records) in &self.lost {
+            lines.push(format!(
+                "lost {name}: deleted while being written, with its {records} records"
+            ));
+        }
         lines
     }
 
@@ -1792,6 +1817,14 @@ impl Summary {
         json.insert("bytes_written".into(), self.file_bytes.into());
         json.insert("records".into(), self.records.into());
         json.insert("deleted_files".into(), self.deleted.clone().into());
+        json.insert(
+            "lost_files".into(),
+            self.lost
+                .iter()
+                .map(|(name, records)| serde_json::json!({ "file": name, "records": records }))
+                .collect::<Vec<_>>()
+                .into(),
+        );
         json.insert("duration_s".into(), secs.into());
         json
     }

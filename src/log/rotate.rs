@@ -22,6 +22,9 @@
 //!   are deleted until at most N remain and they take at most SIZE together.
 //! - A file is finished (its last block written, synced to disk, renamed) and retention applied on
 //!   a thread of its own, in order, so a slow `fsync` never holds up the next file's records.
+//! - A file deleted while being written (its link count drops to 0) is found by
+//!   [`RotatingWriter::replace_if_deleted`], left with a warning, and replaced by a new file
+//!   under the next sequence name, so that a stray `rm` costs the records already in it only.
 //! - Connection ids count on across the files of one run, so an exchange cut by a rotation (its
 //!   request in one file, its response in the next) joins by `(conn, index)` when the files are
 //!   read in order.
@@ -352,6 +355,19 @@ pub struct RotatingWriter {
     /// The last name pattern expansion and the sequence number it got: a name is never used
     /// twice in a run, even after retention deleted the first file of that name.
     last_sequence: Option<(PathBuf, u32)>,
+    /// Files deleted by someone else while being written, left behind.
+    lost: Vec<LostFile>,
+}
+
+/// A file deleted (by someone else) while it was being written, and left for a new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostFile {
+    /// The name it had (`NAME.part`).
+    pub name: String,
+    /// Records written to it, all gone with it.
+    pub records: u64,
+    /// The file the recording went on in.
+    pub replaced_by: PathBuf,
 }
 
 impl RotatingWriter {
@@ -369,6 +385,7 @@ impl RotatingWriter {
             deleted: Vec::new(),
             closer: None,
             last_sequence: None,
+            lost: Vec::new(),
         }
     }
 
@@ -379,8 +396,17 @@ impl RotatingWriter {
 
     /// Opens the next file, named for `now`, and writes `meta` (its `start_ns` set to `now`) as its
     /// first record. Returns the file's final name.
-    pub fn open(&mut self, now: SystemTime, mut meta: Meta) -> Result<PathBuf, OpenError> {
-        let (writer, path) = self.create(now)?;
+    pub fn open(&mut self, now: SystemTime, meta: Meta) -> Result<PathBuf, OpenError> {
+        self.open_file(now, meta, false)
+    }
+
+    fn open_file(
+        &mut self,
+        now: SystemTime,
+        mut meta: Meta,
+        numbered: bool,
+    ) -> Result<PathBuf, OpenError> {
+        let (writer, path) = self.create(now, numbered)?;
         meta.start_ns = ns_since_epoch(now);
         self.current = Some((writer, path.clone()));
         self.counts = FileCounts::default();
@@ -390,14 +416,17 @@ impl RotatingWriter {
         Ok(path)
     }
 
-    fn create(&mut self, now: SystemTime) -> Result<(Writer, PathBuf), OpenError> {
+    /// Creates the file for `now`: its plain name for one fixed name unless `numbered` (then, as
+    /// for patterns, the next free sequence number, 1 and up for one fixed name).
+    fn create(&mut self, now: SystemTime, numbered: bool) -> Result<(Writer, PathBuf), OpenError> {
         let base = self.plan.name_at(now.into());
         let options = CreateOptions {
             append: self.plan.append,
             config: self.config.clone(),
         };
-        if self.plan.is_single() {
-            if self.plan.force && base.exists() {
+        if self.plan.is_single() && !numbered {
+            // A device or FIFO is written to, never removed.
+            if self.plan.force && base.exists() && !super::writer::is_stream(&base) {
                 std::fs::remove_file(&base).map_err(|source| LogError::Io {
                     path: base.display().to_string(),
                     source,
@@ -407,6 +436,7 @@ impl RotatingWriter {
         }
         let first = match &self.last_sequence {
             Some((last, n)) if *last == base => n + 1,
+            _ if self.plan.is_single() => 1,
             _ => 0,
         };
         for n in first..=MAX_SEQUENCE {
@@ -425,6 +455,50 @@ impl RotatingWriter {
             }
         }
         Err(RotateError::NoFreeName { path: base }.into())
+    }
+
+    /// Checks whether the open file was deleted while being written (its link count fell to 0,
+    /// say by `rm`). If so: writes its open block into it (for whoever still holds it open),
+    /// leaves it, warns, and opens a new file under the next free name (with a sequence number,
+    /// also for one fixed name), `meta` first with a note naming the lost file, so that the
+    /// recording goes on. Returns the lost file.
+    pub fn replace_if_deleted(
+        &mut self,
+        now: SystemTime,
+        mut meta: Meta,
+    ) -> Result<Option<LostFile>, OpenError> {
+        match &self.current {
+            Some((w, _)) if w.is_deleted()? => {}
+            _ => return Ok(None),
+        }
+        let Some((writer, _)) = self.current.take() else {
+            return Ok(None);
+        };
+        let name = writer.name().to_owned();
+        let stats = writer.abandon()?;
+        self.finished_bytes += stats.file_bytes;
+        meta.notes.push(format!(
+            "replaces {name}, deleted while it was being written (its {} records are lost)",
+            stats.records
+        ));
+        let replaced_by = self.open_file(now, meta, true)?;
+        tracing::warn!(
+            "{name}: deleted while being written ({} records in it are lost); recording goes on in {}",
+            stats.records,
+            part_of(&replaced_by).display()
+        );
+        let lost = LostFile {
+            name,
+            records: stats.records,
+            replaced_by,
+        };
+        self.lost.push(lost.clone());
+        Ok(Some(lost))
+    }
+
+    /// Files deleted by someone else while being written, so far.
+    pub fn lost(&self) -> &[LostFile] {
+        &self.lost
     }
 
     /// The final name of the file being written.
@@ -570,12 +644,13 @@ impl RotatingWriter {
             let handed = closer.pending.pop_front().unwrap_or(0);
             self.finished_bytes -= handed;
             match result {
-                Ok((file, mut deleted)) => {
+                Ok(Some((file, mut deleted))) => {
                     self.finished_bytes += file.stats.file_bytes;
                     self.finished.push(file);
                     self.deleted.append(&mut deleted);
                     done += 1;
                 }
+                Ok(None) => self.finished_bytes += handed,
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -607,15 +682,19 @@ impl RotatingWriter {
 
 impl Drop for RotatingWriter {
     fn drop(&mut self) {
-        // Files handed over are finished before the writer goes.
-        let _ = self.wait_finished();
+        // Files handed over are finished before the writer goes; a failure here (the run is
+        // already ending on an error) is said, not lost.
+        if let Err(e) = self.wait_finished() {
+            tracing::warn!("finishing a file: {e} (what it holds stays readable)");
+        }
     }
 }
 
 /// Work for the closer thread: a writer, its final name, its closing counters.
 type Handover = (Writer, PathBuf, Counters);
 /// What the closer thread did with one file.
-type Closed = Result<(FinishedFile, Vec<PathBuf>), LogError>;
+/// (`None`: it had been deleted, and was left.)
+type Closed = Result<Option<(FinishedFile, Vec<PathBuf>)>, LogError>;
 
 /// The thread that finishes files handed over by rotation, in order.
 struct Closer {
@@ -634,10 +713,20 @@ impl Closer {
             .name("reel-closer".into())
             .spawn(move || {
                 for (writer, path, counters) in rx {
-                    let closed = writer.finish(counters).map(|stats| {
-                        let deleted = retention(&plan);
-                        (FinishedFile { path, stats }, deleted)
-                    });
+                    let closed = if writer.is_deleted().unwrap_or(false) {
+                        // Deleted between its last check and its hand-over: nothing to rename.
+                        let name = writer.name().to_owned();
+                        let records = writer.stats().records;
+                        tracing::warn!(
+                            "{name}: deleted while being written ({records} records in it are lost)"
+                        );
+                        writer.abandon().map(|_| None)
+                    } else {
+                        writer.finish(counters).map(|stats| {
+                            let deleted = retention(&plan);
+                            Some((FinishedFile { path, stats }, deleted))
+                        })
+                    };
                     if done_tx.send(closed).is_err() {
                         break;
                     }
@@ -932,5 +1021,77 @@ mod tests {
         let mut w = RotatingWriter::new(OutputPlan::new(&flags).unwrap(), WriterConfig::default());
         let e = w.open(SystemTime::now(), meta()).unwrap_err();
         assert!(e.to_string().contains("already exists"), "{e}");
+    }
+
+    #[test]
+    fn a_deleted_file_is_found_by_its_link_count_and_replaced_under_the_next_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = OutputFlags {
+            output: dir.path().join("one.reel"),
+            ..Default::default()
+        };
+        let mut w = RotatingWriter::new(OutputPlan::new(&flags).unwrap(), WriterConfig::default());
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(w.open(now, meta()).unwrap(), dir.path().join("one.reel"));
+        assert_eq!(w.replace_if_deleted(now, meta()).unwrap(), None);
+        w.write(&Record::Meta(meta())).unwrap();
+        let part = dir.path().join("one.reel.part");
+        let held = File::open(&part).unwrap();
+        std::fs::remove_file(&part).unwrap();
+        let lost = w.replace_if_deleted(now, meta()).unwrap().unwrap();
+        assert_eq!(
+            lost,
+            LostFile {
+                name: part.display().to_string(),
+                records: 2,
+                replaced_by: dir.path().join("one.1.reel"),
+            }
+        );
+        // The open block went into the deleted file: both records, no closing one.
+        let gone: Vec<Record> = super::super::Reader::new(held, "gone")
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(gone.len(), 2);
+        // A second deletion takes the next number; the files opened count on.
+        std::fs::remove_file(dir.path().join("one.1.reel.part")).unwrap();
+        let lost = w.replace_if_deleted(now, meta()).unwrap().unwrap();
+        assert_eq!(lost.replaced_by, dir.path().join("one.2.reel"));
+        assert_eq!(w.lost().len(), 2);
+        assert_eq!(w.files_opened(), 3);
+        w.finish_current(Counters::default()).unwrap();
+        assert_eq!(w.wait_finished().unwrap(), 1);
+        let records = super::super::open(dir.path().join("one.2.reel"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        match records.first() {
+            Some(Record::Meta(m)) => assert_eq!(
+                m.notes,
+                [format!(
+                    "replaces {}, deleted while it was being written (its 1 records are lost)",
+                    dir.path().join("one.1.reel.part").display()
+                )]
+            ),
+            other => panic!("first record {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_deleted_after_its_hand_over_is_left_without_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = OutputFlags {
+            output: dir.path().join("r.reel"),
+            rotate_size: Some(1),
+            ..Default::default()
+        };
+        let mut w = RotatingWriter::new(OutputPlan::new(&flags).unwrap(), WriterConfig::default());
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        w.open(now, meta()).unwrap();
+        std::fs::remove_file(dir.path().join("r.reel.part")).unwrap();
+        w.finish_current(Counters::default()).unwrap();
+        assert_eq!(w.wait_finished().unwrap(), 0);
+        assert!(w.finished().is_empty());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

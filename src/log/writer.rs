@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -103,11 +103,20 @@ pub struct Writer<W: Write = File> {
 
 /// Opens `path` for writing a log under the file rules: a new file is written as `NAME.part` with
 /// mode 0600 and renamed to `NAME` by [`Writer::finish`]; an existing `NAME` is refused unless
-/// `options.append`, which adds blocks to it after checking its header.
+/// `options.append`, which adds blocks to it after checking its header. An existing character
+/// device or FIFO (`/dev/stdout`, a named pipe, `/dev/full`) is written as a stream: no `.part`, no
+/// sync, no rename.
 pub fn create(path: impl AsRef<Path>, options: CreateOptions) -> Result<Writer<File>, LogError> {
     let path = path.as_ref();
     let name = display_name(path);
     let exists = path.try_exists().map_err(|e| LogError::io(&name, e))?;
+    if exists && is_stream(path) {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| LogError::io(&name, e))?;
+        return Writer::new(file, name, options.config);
+    }
     if exists {
         if !options.append {
             return Err(LogError::Exists { path: name });
@@ -137,6 +146,15 @@ pub fn create(path: impl AsRef<Path>, options: CreateOptions) -> Result<Writer<F
         path: path.to_owned(),
     });
     Ok(writer)
+}
+
+/// True when `path` (its target, for a link) is a character device or a FIFO: an output that is
+/// written as a stream, never created, renamed or removed.
+pub fn is_stream(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_char_device() || t.is_fifo()
+    })
 }
 
 /// Opens an existing log to add blocks at its end.
@@ -345,6 +363,11 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// What errors call the output (`NAME.part` while a new file is written).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// What has been written so far.
     pub fn stats(&self) -> WriterStats {
         self.stats
@@ -371,6 +394,28 @@ impl<W: Write> Writer<W> {
                 std::fs::rename(part, &rules.path).map_err(|e| LogError::io(&self.name, e))?;
             }
         }
+        Ok(self.stats)
+    }
+
+    /// True when the file being written was deleted (its link count is 0): whatever is written
+    /// to it from now on is lost once it is closed. False for outputs that are not files.
+    pub fn is_deleted(&self) -> Result<bool, LogError> {
+        match &self.file {
+            Some(rules) => rules
+                .sync
+                .metadata()
+                .map(|m| m.nlink() == 0)
+                .map_err(|e| LogError::io(&self.name, e)),
+            None => Ok(false),
+        }
+    }
+
+    /// Leaves a file that was deleted while being written: writes the open block into it (so that
+    /// whoever still holds it open reads every record written so far), without a closing record,
+    /// sync or rename. Returns what was written to it.
+    pub fn abandon(mut self) -> Result<WriterStats, LogError> {
+        self.done = true;
+        self.flush_block()?;
         Ok(self.stats)
     }
 

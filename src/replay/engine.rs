@@ -288,6 +288,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let timeout = config.timeout;
     let with_baseline = config.plan.targets.baseline.is_some();
     let compare = config.compare.clone();
+    let sink_stop = stop.clone();
     let sink = std::thread::Builder::new()
         .name("reel-replay-sink".into())
         .spawn(move || {
@@ -317,6 +318,9 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
                 if failure.is_none() {
                     if let Some(w) = writer.as_mut() {
                         if let Err(e) = w.write(&Record::Result(o.result)) {
+                            // Results can no longer be kept (a full disk): stop sending.
+                            tracing::warn!("{e}: stopping the replay");
+                            sink_stop.store(true, Ordering::Relaxed);
                             failure = Some(e);
                         }
                     }
