@@ -33,7 +33,7 @@ const CASES: &[Case] = &[
         run: || half_open(100_000, false, READ_DEFAULTS),
     },
     Case {
-        name: "half_open_syn_1M_full_table",
+        name: "half_open_syn_1M_beyond_the_table",
         budget: "48MiB",
         run: || half_open(1 << 20, false, READ_DEFAULTS),
     },

@@ -56,6 +56,41 @@ fn shop_sample_matches_nginx_access_log() {
     }));
 }
 
+/// A table of two connections: the idlest is closed for each new one (counted), and since the
+/// sample's connections are sequential keep-alive ones, every exchange is still whole.
+#[test]
+fn max_flows_evicts_the_idlest_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.reel");
+    let assert = Command::cargo_bin("reel")
+        .unwrap()
+        .args(["record", "--json", "--max-flows", "2", "--read"])
+        .arg(repo().join("captures-sample/shop.pcap"))
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    // 559 connections, at most 2 open: all but the last ones opened were evicted or closed.
+    assert_eq!(json["flows"], 559);
+    assert_eq!(json["evicted_flows"], 395);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("395 evicted (--max-flows)"), "{stderr}");
+    let xs = exchanges(&read_log(&out));
+    assert_matches_access_log(
+        &xs,
+        &read_access_log(&repo().join("captures-sample/shop.access.log")),
+    );
+    Command::cargo_bin("reel")
+        .unwrap()
+        .args(["record", "--max-flows", "0", "--read"])
+        .arg(repo().join("captures-sample/shop.pcap"))
+        .arg("--output")
+        .arg(dir.path().join("never.reel"))
+        .assert()
+        .code(2);
+}
+
 #[test]
 fn pipelined_requests_sharing_one_segment_pair_in_order() {
     let xs = check_against_access_log(data("pipelined.pcap"), data("pipelined.access.log"));

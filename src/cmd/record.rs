@@ -195,9 +195,16 @@ pub struct BufferFlags {
 
     /// Memory budget for reassembly and framing buffers, all connections together; at the cap
     /// the connection holding the most is given up (counted). Default: 48MiB reading files,
-    /// 24MiB live (with the queue and the writer, a capture stays within 64 MiB resident).
+    /// 24MiB live (with the queue and the writer, a capture stays within 64 MiB resident, plus
+    /// the connection table: see --max-flows).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
+
+    /// Connections tracked at once; when the table is full the idlest is closed (counted as
+    /// evicted). Each costs about 850 bytes besides its buffers, so the default caps the table
+    /// near 85 MiB under a SYN flood.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: u64,
 
     /// Memory budget for one connection's buffers. Default: 16MiB reading files, 8MiB live.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -1022,6 +1029,7 @@ impl Capture {
                 idle_timeout_ns: b.idle_timeout.as_nanos() as u64,
                 max_flow_bytes: b.max_flow_memory.unwrap_or(max_flow) as usize,
                 max_total_bytes: b.max_memory.unwrap_or(max_memory) as usize,
+                max_flows: usize::try_from(b.max_flows).unwrap_or(usize::MAX),
                 ..TcpConfig::default()
             },
             http: ExtractConfig {
@@ -1686,6 +1694,7 @@ impl Summary {
             ("not_tcp", decode.not_ip + decode.not_tcp),
             ("malformed", decode.malformed),
             ("memory_give_ups", tcp.given_up_flows),
+            ("evicted_flows", tcp.evicted_flows),
             ("peak_memory_bytes", tcp.peak_buffered_bytes),
             (
                 "truncated_messages",
@@ -1849,12 +1858,13 @@ impl Summary {
         rest.insert(
             2,
             format!(
-                "skipped: {} not TCP, {} unsupported encapsulation, {} unknown link type, {} malformed, {} memory give-ups, {} truncated files",
+                "skipped: {} not TCP, {} unsupported encapsulation, {} unknown link type, {} malformed, {} memory give-ups, {} evicted (--max-flows), {} truncated files",
                 self.get("not_tcp"),
                 self.get("unsupported_encapsulation"),
                 self.get("unknown_linktype"),
                 self.get("malformed"),
                 self.get("memory_give_ups"),
+                self.get("evicted_flows"),
                 source.truncated_files(),
             ),
         );
@@ -1897,9 +1907,10 @@ impl Summary {
         lines.insert(
             3,
             format!(
-                "memory: peak {} of --max-memory buffered, {} connections given up",
+                "memory: peak {} of --max-memory buffered, {} connections given up, {} evicted (--max-flows)",
                 human_bytes(self.get("peak_memory_bytes")),
                 self.get("memory_give_ups"),
+                self.get("evicted_flows"),
             ),
         );
         for line in &lines {

@@ -775,6 +775,7 @@ impl Report {
             ("tls_connections", http.tls_conns),
             ("non_http_flows", http.non_http_conns),
             ("memory_give_ups", tcp.given_up_flows),
+            ("evicted_flows", tcp.evicted_flows),
             ("peak_memory_bytes", tcp.peak_buffered_bytes),
             ("selected", recorder.requests_kept()),
         ];

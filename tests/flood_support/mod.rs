@@ -27,12 +27,13 @@ pub struct Budget {
     pub max_flows: usize,
 }
 
-/// `record --read`'s defaults: 48 MiB in all, 16 MiB per connection, bodies kept whole.
+/// `record --read`'s defaults: 48 MiB in all, 16 MiB per connection, bodies kept whole, 100 000
+/// connections tracked (`--max-flows`).
 pub const READ_DEFAULTS: Budget = Budget {
     max_memory: 48 << 20,
     max_flow: 16 << 20,
     max_body: None,
-    max_flows: 1 << 20,
+    max_flows: 100_000,
 };
 
 /// A small budget: 1 MiB in all, 256 KiB per connection, `--max-body 64k`.
@@ -40,7 +41,7 @@ pub const SMALL: Budget = Budget {
     max_memory: 1 << 20,
     max_flow: 256 << 10,
     max_body: Some(64 << 10),
-    max_flows: 1 << 20,
+    max_flows: 100_000,
 };
 
 /// The server every flood targets.
