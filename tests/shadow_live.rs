@@ -440,3 +440,71 @@ fn on_production_veth_multiply_sends_each_request_n_times_and_duration_judges_th
     assert_eq!(totals["passed"], false, "{stderr}\n{totals}");
     assert_eq!(status.code(), Some(1), "{stderr}");
 }
+
+/// `--results` on a disk that fills up: the shadow stops there with exit 3 and one line naming the
+/// file, rather than go on shadowing with nothing recorded. The 8 KiB tmpfs is mounted inside
+/// `ip netns exec`'s own mount namespace, so it goes when reel does.
+#[test]
+fn a_results_disk_filling_up_stops_the_shadow_with_exit_3() {
+    let test = "a_results_disk_filling_up_stops_the_shadow_with_exit_3";
+    if !can_use_netns(test) {
+        return;
+    }
+    let _lock = full_speed_lock();
+    let net = NetPair::new();
+    let staging_net = StagingNet::new(&net);
+    let _production = Nginx::start(Some(&net.server), SERVER_IP, 8080);
+    let _staging = Nginx::start(Some(&staging_net.ns), STAGING_IP, 8080);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mnt = mnt.display().to_string();
+    let script = format!(
+        "mount -t tmpfs -o size=8k reel-full {mnt} || exit 97
+         exec {} shadow -i {} --port 8080 --target http://{STAGING_IP}:8080 --results {mnt}/r.reel",
+        env!("CARGO_BIN_EXE_reel"),
+        net.server_if
+    );
+    let child = common::netns_command(&net.server, &["sh", "-c", &script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reel = common::Guard::new(child);
+    std::thread::sleep(Duration::from_millis(1500));
+    let base = format!("http://{SERVER_IP}:8080");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = reel.child.as_mut().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reel shadow went on with a full results disk"
+        );
+        if which("wrk").is_some() {
+            wrk_api_mix(&net, &base, 4, 1);
+        } else {
+            for i in 0..50 {
+                curl(&net, &[&format!("{base}/api/users/{i}")]);
+            }
+        }
+    };
+    let mut stderr = String::new();
+    use std::io::Read;
+    reel.child
+        .take()
+        .unwrap()
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    let error = format!("{mnt}/r.reel.part: No space left on device (os error 28)");
+    assert!(
+        stderr.contains(&format!("{error}: stopping the shadow")),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with(&format!("error: {error}\n")), "{stderr}");
+}

@@ -428,7 +428,7 @@ pub struct SinkOutcome {
     pub joined: u64,
     /// The results log, to be finished.
     pub results: Option<Writer>,
-    /// The first error writing it (results after it are not written).
+    /// The first error writing it: the sink ends there, which stops the run (exit 3).
     pub failure: Option<LogError>,
 }
 
@@ -548,6 +548,11 @@ impl Sink {
             }
             if results_done && events_done {
                 break;
+            }
+            if let Some(e) = &self.failure {
+                // The run stops (the main thread sees the sink end) rather than shadow on unrecorded.
+                tracing::warn!("{e}: stopping the shadow");
+                return self;
             }
             if got == 0 {
                 std::thread::sleep(Duration::from_millis(1));
