@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cmd;
+use crate::compare::endpoint::EndpointRule;
 
 /// Record real HTTP traffic in production, replay it against staging, compare.
 #[derive(Debug, Parser)]
@@ -155,5 +156,64 @@ mod tests {
             Ok(std::time::Duration::from_secs(5400))
         );
         assert!(parse_duration("soon").is_err());
+    }
+}
+
+/// The comparison flags `replay` and `shadow` share: gates, the report, the printed table.
+#[derive(Debug, Clone, Args)]
+pub struct JudgeFlags {
+    /// Fail (exit 1) when EXPR is true at the end of the run (repeatable; grammar below). Checked
+    /// before anything is sent.
+    ///
+    /// Example: --fail-if 'p99 > 1.25x' --fail-if 'GET /api/users/{id}::error-rate > 0.5%'
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+
+    /// Fail gates that have too little data to judge, instead of only reporting them.
+    ///
+    /// Example: --strict
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Fewest values per side for a verdict; below it gates read "not enough data".
+    ///
+    /// Example: --min-samples 200
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub min_samples: u64,
+
+    /// Name endpoints matching REGEX as NAME in the comparison (repeatable; tried before the
+    /// built-in folding of ids).
+    ///
+    /// Example: --endpoint-rule '^GET /api/v\d+/items/[^/]+$=>GET /api/items/{sku}'
+    #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
+    pub endpoint_rules: Vec<EndpointRule>,
+
+    /// Write a self-contained HTML report (verdict, gates, endpoints, latency plots, status
+    /// mix, examples) to FILE at the end of the run.
+    ///
+    /// Example: --report replay-report.html
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+
+    /// Print the per-endpoint comparison at the end even without gates, report or baseline.
+    ///
+    /// Example: --compare
+    #[arg(long)]
+    pub compare: bool,
+
+    /// Endpoints listed in the printed comparison (all of them are in --json and --report).
+    ///
+    /// Example: --top 50
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+}
+
+impl JudgeFlags {
+    /// True when any of these flags asks for a per-endpoint comparison.
+    pub fn wanted(&self) -> bool {
+        self.compare
+            || !self.fail_if.is_empty()
+            || self.report.is_some()
+            || !self.endpoint_rules.is_empty()
     }
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
-use crate::cli::{JsonArg, parse_duration};
-use crate::compare::endpoint::{EndpointRule, Templater};
+use crate::cli::{JsonArg, JudgeFlags, parse_duration};
+use crate::compare::endpoint::Templater;
 use crate::compare::{Comparison, GATES_HELP, TextOptions, Thresholds, parse_gates};
 use crate::exit::{Status, usage};
 use crate::filter::FilterArgs;
@@ -249,50 +249,9 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
 
-    /// Fail (exit 1) when EXPR is true at the end of the run (repeatable; grammar below). Checked
-    /// before anything is sent.
-    ///
-    /// Example: --fail-if 'p99 > 1.25x' --fail-if 'GET /api/users/{id}::error-rate > 0.5%'
-    #[arg(long = "fail-if", value_name = "EXPR")]
-    pub fail_if: Vec<String>,
-
-    /// Fail gates that have too little data to judge, instead of only reporting them.
-    ///
-    /// Example: --strict
-    #[arg(long)]
-    pub strict: bool,
-
-    /// Fewest values per side for a verdict; below it gates read "not enough data".
-    ///
-    /// Example: --min-samples 200
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub min_samples: u64,
-
-    /// Name endpoints matching REGEX as NAME in the comparison (repeatable; tried before the
-    /// built-in folding of ids).
-    ///
-    /// Example: --endpoint-rule '^GET /api/v\d+/items/[^/]+$=>GET /api/items/{sku}'
-    #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
-    pub endpoint_rules: Vec<EndpointRule>,
-
-    /// Write a self-contained HTML report (verdict, gates, endpoints, latency plots, status
-    /// mix, examples) to FILE at the end of the run.
-    ///
-    /// Example: --report replay-report.html
-    #[arg(long, value_name = "FILE.html")]
-    pub report: Option<PathBuf>,
-
-    /// Print the per-endpoint comparison at the end even without gates, report or baseline.
-    ///
-    /// Example: --compare
-    #[arg(long)]
-    pub compare: bool,
-
-    /// Endpoints listed in the printed comparison (all of them are in --json and --report).
-    ///
-    /// Example: --top 50
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub top: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub judge: JudgeFlags,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -302,11 +261,7 @@ pub struct Args {
 impl Args {
     /// True when the run keeps a per-endpoint comparison.
     pub fn compares(&self) -> bool {
-        self.compare
-            || !self.fail_if.is_empty()
-            || self.report.is_some()
-            || self.baseline_target.is_some()
-            || !self.endpoint_rules.is_empty()
+        self.judge.wanted() || self.baseline_target.is_some()
     }
 }
 
@@ -351,7 +306,7 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
             .set_baseline(url)
             .map_err(|(flag, problem)| usage(flag, problem))?;
     }
-    if let Some(report) = &args.report {
+    if let Some(report) = &args.judge.report {
         check_report_path(report)?;
     }
     let rewrites = Rewrites::new(
@@ -454,9 +409,9 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
         results: args.results.clone(),
         keep_body: KEEP_BODY,
         compare: args.compares().then(|| crate::compare::Config {
-            templater: Templater::new(args.endpoint_rules.clone()),
+            templater: Templater::new(args.judge.endpoint_rules.clone()),
             thresholds: Thresholds {
-                min_samples: args.min_samples,
+                min_samples: args.judge.min_samples,
                 ..Thresholds::default()
             },
             timeout_ns: Some(u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX)),
@@ -588,7 +543,7 @@ impl Drop for MetricsExport {
 /// report is written by [`write_report`], after the output). Gate expressions are parsed first:
 /// a bad one stops it before anything is sent (exit 2, pointing at the character).
 pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
-    let gates = parse_gates(&args.fail_if)?;
+    let gates = parse_gates(&args.judge.fail_if)?;
     let mut config = config(args)?;
     for t in &mut config.plan.targets.list {
         t.resolve()?;
@@ -618,7 +573,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
     let comparison = summary
         .comparison
         .take()
-        .map(|acc| acc.finish(&gates, args.strict));
+        .map(|acc| acc.finish(&gates, args.judge.strict));
     let mut json = summary.to_json();
     if let Some(c) = &comparison {
         if let (Some(out), serde_json::Value::Object(keys)) = (
@@ -628,7 +583,11 @@ pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
             out.extend(keys);
             out.insert(
                 "report".into(),
-                args.report.as_ref().map(|p| p.display().to_string()).into(),
+                args.judge
+                    .report
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .into(),
             );
         }
     }
@@ -641,7 +600,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
 
 /// Writes `--report`, when asked for and there is a comparison.
 pub fn write_report(args: &Args, outcome: &Outcome) -> anyhow::Result<()> {
-    if let (Some(path), Some(c)) = (&args.report, &outcome.comparison) {
+    if let (Some(path), Some(c)) = (&args.judge.report, &outcome.comparison) {
         crate::compare::write_report(path, c, &parameters(args, &outcome.summary))?;
     }
     Ok(())
@@ -650,7 +609,7 @@ pub fn write_report(args: &Args, outcome: &Outcome) -> anyhow::Result<()> {
 /// Runs `reel replay`.
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if args.dry_run {
-        parse_gates(&args.fail_if)?;
+        parse_gates(&args.judge.fail_if)?;
         let config = config(&args)?;
         return dry_run(&config, &args);
     }
@@ -664,7 +623,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         c.write_text(
             &mut human,
             &TextOptions {
-                max_endpoints: args.top,
+                max_endpoints: args.judge.top,
             },
         )
         .context("stdout")?;
@@ -673,6 +632,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     args.json.emit(&outcome.json)?;
     write_report(&args, &outcome)?;
     if let Some(path) = args
+        .judge
         .report
         .as_ref()
         .filter(|_| outcome.comparison.is_some())
@@ -712,13 +672,13 @@ pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
         args.connections.clone().unwrap_or_else(|| "mirror".into()),
     );
     p.insert("timeout".into(), args.timeout.clone());
-    if !args.fail_if.is_empty() {
-        p.insert("gates".into(), args.fail_if.join("   "));
+    if !args.judge.fail_if.is_empty() {
+        p.insert("gates".into(), args.judge.fail_if.join("   "));
     }
-    if !args.endpoint_rules.is_empty() {
+    if !args.judge.endpoint_rules.is_empty() {
         p.insert(
             "endpoint rules".into(),
-            format!("{:?}", args.endpoint_rules),
+            format!("{:?}", args.judge.endpoint_rules),
         );
     }
     if let Some(r) = &args.results {

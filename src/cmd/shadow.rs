@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::capture::live::LiveError;
-use crate::cli::{JsonArg, parse_duration, parse_size};
+use crate::cli::{JsonArg, JudgeFlags, parse_duration, parse_size};
 use crate::cmd::record::{
     BufferFlags, Capture, CaptureFlags, InterfaceTotals, LiveFlags, LiveStart, Output, Recorder,
     classified, extract_live, host_name, human_bytes, live_filter, new_run_id, now_ns,
     parse_percent, watch,
 };
-use crate::compare::endpoint::{EndpointRule, Templater};
+use crate::compare::endpoint::Templater;
 use crate::compare::{GATES_HELP, TextOptions, Thresholds, parse_gates};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::{Status, usage};
@@ -218,37 +218,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE.reel")]
     pub results: Option<PathBuf>,
 
-    /// Fail (exit 1) when EXPR is true at the end of the run (repeatable; grammar below).
-    ///
-    /// Example: --fail-if 'p99 > 1.25x' --fail-if 'error-rate > 0.5%'
-    #[arg(long = "fail-if", value_name = "EXPR")]
-    pub fail_if: Vec<String>,
-
-    /// Fail gates that have too little data to judge, instead of only reporting them.
-    #[arg(long)]
-    pub strict: bool,
-
-    /// Fewest values per side for a verdict.
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub min_samples: u64,
-
-    /// Name endpoints matching REGEX as NAME in the comparison (repeatable).
-    ///
-    /// Example: --endpoint-rule '^GET /api/v\d+/items/[^/]+$=>GET /api/items/{sku}'
-    #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
-    pub endpoint_rules: Vec<EndpointRule>,
-
-    /// Write a self-contained HTML report of the comparison to FILE at the end.
-    #[arg(long, value_name = "FILE.html")]
-    pub report: Option<PathBuf>,
-
-    /// Print the per-endpoint comparison at the end even without gates, report or baseline.
-    #[arg(long)]
-    pub compare: bool,
-
-    /// Endpoints listed in the printed comparison.
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub top: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub judge: JudgeFlags,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -270,11 +242,7 @@ pub struct Args {
 impl Args {
     /// True when the run keeps a per-endpoint comparison.
     pub fn compares(&self) -> bool {
-        self.compare
-            || !self.fail_if.is_empty()
-            || self.report.is_some()
-            || self.baseline_target.is_some()
-            || !self.endpoint_rules.is_empty()
+        self.judge.wanted() || self.baseline_target.is_some()
     }
 }
 
@@ -306,7 +274,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
             .set_baseline(url)
             .map_err(|(flag, problem)| usage(flag, problem))?;
     }
-    if let Some(report) = &args.report {
+    if let Some(report) = &args.judge.report {
         crate::cmd::replay::check_report_path(report)?;
     }
     for (flag, n) in [
@@ -378,9 +346,9 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         None
     };
     let compare = args.compares().then(|| crate::compare::Config {
-        templater: Templater::new(args.endpoint_rules.clone()),
+        templater: Templater::new(args.judge.endpoint_rules.clone()),
         thresholds: Thresholds {
-            min_samples: args.min_samples,
+            min_samples: args.judge.min_samples,
             ..Thresholds::default()
         },
         timeout_ns: Some(u64::try_from(args.timeout.as_nanos()).unwrap_or(u64::MAX)),
@@ -472,7 +440,7 @@ fn open_results(
 /// Runs `reel shadow`.
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let started = Instant::now();
-    let gates = parse_gates(&args.fail_if)?;
+    let gates = parse_gates(&args.judge.fail_if)?;
     let setup = setup(&args)?;
     let LiveStart {
         capture,
@@ -691,7 +659,7 @@ fn finish(
     let comparison = outcome
         .comparison
         .take()
-        .map(|acc| acc.finish(gates, args.strict));
+        .map(|acc| acc.finish(gates, args.judge.strict));
     let mut human = args.json.human();
     human
         .write_all(report.human().as_bytes())
@@ -701,7 +669,7 @@ fn finish(
         c.write_text(
             &mut human,
             &TextOptions {
-                max_endpoints: args.top,
+                max_endpoints: args.judge.top,
             },
         )
         .context("stdout")?;
@@ -716,12 +684,16 @@ fn finish(
             out.extend(keys);
             out.insert(
                 "report".into(),
-                args.report.as_ref().map(|p| p.display().to_string()).into(),
+                args.judge
+                    .report
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .into(),
             );
         }
     }
     args.json.emit(&json)?;
-    if let (Some(path), Some(c)) = (&args.report, &comparison) {
+    if let (Some(path), Some(c)) = (&args.judge.report, &comparison) {
         crate::compare::write_report(path, c, &report.parameters(args))?;
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
@@ -1003,8 +975,8 @@ impl Report {
             "timeout".into(),
             humantime::format_duration(args.timeout).to_string(),
         );
-        if !args.fail_if.is_empty() {
-            p.insert("gates".into(), args.fail_if.join("   "));
+        if !args.judge.fail_if.is_empty() {
+            p.insert("gates".into(), args.judge.fail_if.join("   "));
         }
         if let Some(r) = &self.results {
             p.insert("results".into(), r.clone());
