@@ -273,6 +273,102 @@ fn split_lines(head: &[u8]) -> Vec<&[u8]> {
     lines
 }
 
+/// The authority `--rewrite-host` writes in [`fuzz_rewrite`].
+const FUZZ_AUTHORITY: &str = "staging.example:8080";
+
+/// Fuzz entry point (`fuzz/fuzz_targets/rewrite.rs`; `tests/fuzz_corpus_replay.rs` runs its seeds
+/// in CI). The bytes up to the first NUL are rules, one a line: `h` (`--rewrite-host`), `s` then
+/// a `--set-header` value, `r` then a `--remove-header` name, `u` then a `--rewrite-url` rule;
+/// the bytes after it are a recorded request (head and body). Rules that do not validate end the
+/// case, as the CLI would. Checks, for a request whose head parses: the result's head parses
+/// too, with the same method and version and the recorded body after it unchanged; each set
+/// field has its value, each removed one is gone, the Host is the target's. Panics only when one
+/// of those fails (a bug), never on the input itself. Fuzz-only.
+#[doc(hidden)]
+pub fn fuzz_rewrite(data: &[u8]) {
+    use crate::http::framing::RequestHead;
+    let (rules, request) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    // Large repetition counts make a regex slow to build, not wrong: keep the rules short.
+    if rules.len() > 512 {
+        return;
+    }
+    let rules = String::from_utf8_lossy(rules);
+    let (mut host, mut set, mut remove, mut url) = (false, Vec::new(), Vec::new(), Vec::new());
+    for line in rules.lines() {
+        let mut chars = line.chars();
+        match chars.next() {
+            Some('h') => host = true,
+            Some('s') => set.push(chars.as_str().to_owned()),
+            Some('r') => remove.push(chars.as_str().to_owned()),
+            Some('u') => url.push(chars.as_str().to_owned()),
+            _ => {}
+        }
+    }
+    let Ok(rewrites) = Rewrites::new(host, &set, &remove, &url) else {
+        return;
+    };
+    let bytes = Bytes::copy_from_slice(request);
+    let Ok(head) = RequestHead::parse(request) else {
+        // The planner skips requests whose head does not parse; apply must still not panic.
+        let _ = rewrites.apply(&bytes, request.len(), FUZZ_AUTHORITY);
+        return;
+    };
+    let out = rewrites.apply(&bytes, head.len, FUZZ_AUTHORITY);
+    if rewrites.is_empty() {
+        assert_eq!(out, bytes);
+        return;
+    }
+    let rewritten = match RequestHead::parse(&out) {
+        Ok(h) => h,
+        Err(e) => panic!("the rewritten head does not parse ({e}): {:?}", out),
+    };
+    assert_eq!(
+        (rewritten.method, rewritten.version),
+        (head.method, head.version),
+        "{:?}",
+        out
+    );
+    let body = request.get(head.len..).unwrap_or_default();
+    assert_eq!(
+        out.get(rewritten.len..).unwrap_or_default(),
+        body,
+        "the body changed: {:?}",
+        out
+    );
+    if rewrites.url.is_empty() {
+        assert_eq!(rewritten.target, head.target);
+    }
+    if head.version == crate::http::framing::Version::Http09 {
+        return;
+    }
+    let mut expected: Vec<(&str, &[u8])> = Vec::new();
+    for (name, value) in &rewrites.set {
+        expected.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        expected.push((name, value));
+    }
+    if rewrites.host {
+        expected.retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
+        expected.push(("host", FUZZ_AUTHORITY.as_bytes()));
+    }
+    for (name, value) in &expected {
+        let found: Vec<&[u8]> = rewritten
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+            .collect();
+        assert_eq!(found, [*value], "{name} in {:?}", out);
+    }
+    for name in &rewrites.remove {
+        if !expected.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            assert!(rewritten.header(name).is_none(), "{name} in {:?}", out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
