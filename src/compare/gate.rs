@@ -612,21 +612,28 @@ fn parse_value(
     }
 }
 
-/// `n / d` as a decimal in `unit` (`d` a power of ten times `per`), when it has at most 15 digits
-/// before the point and 9 after: what a user could have typed.
+/// `q` divided by `per` as a decimal (its denominator times `per` a power of ten), when it has
+/// at most 15 digits before the point and 9 after: what a user could have typed.
 fn typed_decimal(q: Q, per: i128) -> Option<String> {
-    let d = q.d.checked_mul(per)?;
-    let scaled = q.n.checked_mul(1_000_000_000)?;
-    if scaled % d != 0 {
-        return None;
+    let mut den = q.d.checked_mul(per)?;
+    let mut places = 0;
+    while den > 1 {
+        if den % 10 != 0 {
+            return None;
+        }
+        den /= 10;
+        places += 1;
     }
-    let nano = (scaled / d).abs();
-    let (int, frac) = (nano / 1_000_000_000, nano % 1_000_000_000);
-    if int >= 1_000_000_000_000_000 {
-        return None;
-    }
-    let frac = format!("{frac:09}");
+    let digits = format!("{:0>width$}", q.n.unsigned_abs(), width = places + 1);
+    let (int, frac) = digits.split_at(digits.len() - places);
     let frac = frac.trim_end_matches('0');
+    let int = match int.trim_start_matches('0') {
+        "" => "0",
+        int => int,
+    };
+    if int.len() > 15 || frac.len() > 9 {
+        return None;
+    }
     Some(if frac.is_empty() {
         int.to_string()
     } else {
