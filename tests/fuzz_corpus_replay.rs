@@ -37,3 +37,38 @@ fn rewrite_seeds() {
     let seeds = run_corpus("rewrite", reel::replay::rewrite::fuzz_rewrite);
     assert!(seeds >= 10, "only {seeds} seeds");
 }
+
+fn seed(target: &str, name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target)
+        .join(name);
+    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Found by fuzzing: `--rewrite-host` (or `--set-header`) on an HTTP/0.9 request line added a
+/// field after it, which staging received as bytes after the request. A request without a head
+/// end now keeps everything but its target.
+#[test]
+fn regression_http09_request_gets_fields() {
+    reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-http09-request-gets-fields"));
+}
+
+/// Found by the rewrite target's invariant on a hand-made input: a `--rewrite-url` rule that
+/// removed the whole request-target turned `GET /old HTTP/1.1` into `GET  HTTP/1.1`, an HTTP/0.9
+/// request. An empty target is now sent as `/`.
+#[test]
+fn regression_empty_target() {
+    reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-empty-target"));
+}
+
+/// Found by fuzzing: a `--rewrite-url` replacement holding a control character (`\x08`) was
+/// accepted and made a request line no server parses. Replacements (and `--set-header` values,
+/// tab aside) may no longer hold control characters.
+#[test]
+fn regression_url_replacement_control_char() {
+    reel::replay::rewrite::fuzz_rewrite(&seed(
+        "rewrite",
+        "regression-url-replacement-control-char",
+    ));
+}

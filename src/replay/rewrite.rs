@@ -55,8 +55,12 @@ impl Rewrites {
                 return Err(usage("--set-header", format!("bad field name {name:?}")));
             }
             let value = value.trim();
-            if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-                return Err(usage("--set-header", "the value may not hold a line break"));
+            // RFC 9110 §5.5: no control characters in a field value but the tab.
+            if value.bytes().any(|b| b == 0x7f || (b < 0x20 && b != b'\t')) {
+                return Err(usage(
+                    "--set-header",
+                    "the value may not hold line breaks or control characters",
+                ));
             }
             r.set.push((name.to_owned(), value.as_bytes().to_vec()));
         }
@@ -75,10 +79,10 @@ impl Rewrites {
             };
             let re = Regex::new(re)
                 .map_err(|e| usage("--rewrite-url", format!("bad regex {re:?}: {e}")))?;
-            if rep.bytes().any(|b| b == b' ' || b == b'\r' || b == b'\n') {
+            if rep.bytes().any(|b| b <= b' ' || b == 0x7f) {
                 return Err(usage(
                     "--rewrite-url",
-                    "the replacement may not hold spaces or line breaks",
+                    "the replacement may not hold spaces, line breaks or control characters",
                 ));
             }
             r.url.push((re, rep.as_bytes().to_vec()));
@@ -109,10 +113,17 @@ impl Rewrites {
         } else {
             b"\n"
         };
-        // Fields: (lines, name). The final empty line (if any) is kept apart.
+        // Fields: (lines, name). The final empty line is kept apart. Without one (an HTTP/0.9
+        // request line, which has no fields) only the request-target may be rewritten: a field
+        // added after it would be sent as bytes after the request.
         let (fields_lines, end) = match rest.split_last() {
-            Some((last, fl)) if is_blank(last) => (fl, Some(*last)),
-            _ => (rest, None),
+            Some((last, fl)) if is_blank(last) => (fl, *last),
+            _ => {
+                let mut out = BytesMut::with_capacity(bytes.len() + 64);
+                out.extend_from_slice(&self.rewrite_request_line(request_line));
+                out.extend_from_slice(bytes.get(request_line.len()..).unwrap_or_default());
+                return out.freeze();
+            }
         };
         let mut fields: Vec<Field> = Vec::new();
         for line in fields_lines {
@@ -138,9 +149,7 @@ impl Rewrites {
                 }
             }
         }
-        if let Some(end) = end {
-            out.extend_from_slice(end);
-        }
+        out.extend_from_slice(end);
         out.extend_from_slice(body);
         out.freeze()
     }
@@ -163,6 +172,11 @@ impl Rewrites {
         let mut target = after[..target_end].to_vec();
         for (re, rep) in &self.url {
             target = re.replace_all(&target, rep.as_slice()).into_owned();
+        }
+        // A rule that empties the target would make the line another request (`GET  HTTP/1.1`
+        // reads as HTTP/0.9): an empty path is sent as `/` (RFC 9112 §3.2.1).
+        if target.iter().all(|&b| b == b' ' || b == b'\t') {
+            target = b"/".to_vec();
         }
         let mut out = Vec::with_capacity(line.len() + target.len());
         out.extend_from_slice(&content[..=first]);
@@ -448,6 +462,29 @@ mod tests {
         assert_eq!(apply(&r, b"GET /api/v1/x\r\n"), b"GET /api/v2/x\r\n");
     }
 
+    /// Found by fuzzing (`fuzz/corpus/rewrite/regression-http09-request-gets-fields`): an
+    /// HTTP/0.9 request line has no fields, and a Host or header added after it was sent as bytes
+    /// after the request. Only its target is rewritten now.
+    #[test]
+    fn regression_http09_request_gets_fields() {
+        let r = Rewrites::new(true, &["X-New: 1".into()], &[], &["^/v1=>/v2".into()]).unwrap();
+        let b = Bytes::from_static(b"GET /v1/x\r\nrest");
+        assert_eq!(r.apply(&b, 11, "staging:8080"), &b"GET /v2/x\r\nrest"[..]);
+        let r = Rewrites::new(true, &[], &[], &[]).unwrap();
+        assert_eq!(r.apply(&b, 11, "staging:8080"), b);
+    }
+
+    /// Found by the rewrite fuzz target's invariant (`regression-empty-target`): a URL rule that
+    /// removed the whole target left `GET  HTTP/1.1`, an HTTP/0.9 request for `HTTP/1.1`.
+    #[test]
+    fn regression_empty_target() {
+        let r = Rewrites::new(false, &[], &[], &["/old=>".into()]).unwrap();
+        assert_eq!(
+            apply(&r, b"GET /old HTTP/1.1\r\nHost: a\r\n\r\n"),
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        );
+    }
+
     #[test]
     fn bad_flags_name_the_flag() {
         for (set, remove, url, flag) in [
@@ -456,6 +493,20 @@ mod tests {
             (vec![], vec!["a:b".to_owned()], vec![], "--remove-header"),
             (vec![], vec![], vec!["(=>x".to_owned()], "--rewrite-url"),
             (vec![], vec![], vec!["abc".to_owned()], "--rewrite-url"),
+            // Found by fuzzing (regression-url-replacement-control-char): a control character
+            // in the replacement made a request line no server parses.
+            (
+                vec![],
+                vec![],
+                vec!["^/=>/v9/\x08".to_owned()],
+                "--rewrite-url",
+            ),
+            (
+                vec!["X-A: a\x01b".to_owned()],
+                vec![],
+                vec![],
+                "--set-header",
+            ),
         ] {
             let e = Rewrites::new(false, &set, &remove, &url).unwrap_err();
             assert!(format!("{e:#}").starts_with(flag), "{e:#}");
