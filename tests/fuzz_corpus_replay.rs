@@ -72,3 +72,11 @@ fn regression_url_replacement_control_char() {
         "regression-url-replacement-control-char",
     ));
 }
+
+/// Found by fuzzing: the space ending an HTTP/0.9 request line (`GET / `) was rewritten as part
+/// of the target, and an empty `--rewrite-url` regex made it `GET h/h h`, which no server parses.
+/// Spaces after the target are no longer part of it.
+#[test]
+fn regression_target_trailing_space() {
+    reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-target-trailing-space"));
+}

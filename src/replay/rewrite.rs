@@ -169,6 +169,12 @@ impl Rewrites {
             Some(i) if after[i + 1..].starts_with(b"HTTP/") => i,
             _ => after.len(),
         };
+        // Spaces after the target (before the version, or ending an HTTP/0.9 line) are not part
+        // of it: a rule matching there would add a word to the line.
+        let target_end = after[..target_end]
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |i| i + 1);
         let mut target = after[..target_end].to_vec();
         for (re, rep) in &self.url {
             target = re.replace_all(&target, rep.as_slice()).into_owned();
@@ -482,6 +488,19 @@ mod tests {
         assert_eq!(
             apply(&r, b"GET /old HTTP/1.1\r\nHost: a\r\n\r\n"),
             b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        );
+    }
+
+    /// Found by fuzzing (`regression-target-trailing-space`): the space ending an HTTP/0.9
+    /// line `GET / ` was taken as part of the target, and an empty regex put a word after it
+    /// (`GET h/h h`), which no server parses.
+    #[test]
+    fn regression_target_trailing_space() {
+        let r = Rewrites::new(false, &[], &[], &["=>h".into()]).unwrap();
+        assert_eq!(apply(&r, b"GET / \r\n"), b"GET h/h \r\n");
+        assert_eq!(
+            apply(&r, b"GET /  HTTP/1.1\r\n\r\n"),
+            b"GET h/h  HTTP/1.1\r\n\r\n"
         );
     }
 
