@@ -80,3 +80,11 @@ fn regression_url_replacement_control_char() {
 fn regression_target_trailing_space() {
     reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-target-trailing-space"));
 }
+
+/// Found by fuzzing right after the previous fix: `GET  HTTP/1.1` (no target before the
+/// version; it reads as HTTP/0.9) had its empty target replaced by `/`, which made it another
+/// request. A line without a target is left alone.
+#[test]
+fn regression_line_without_target() {
+    reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-line-without-target"));
+}

@@ -175,6 +175,10 @@ impl Rewrites {
             .iter()
             .rposition(|&b| b != b' ' && b != b'\t')
             .map_or(0, |i| i + 1);
+        if target_end == 0 {
+            // No target (`GET  HTTP/1.1`, which reads as HTTP/0.9): nothing to rewrite.
+            return line.to_vec();
+        }
         let mut target = after[..target_end].to_vec();
         for (re, rep) in &self.url {
             target = re.replace_all(&target, rep.as_slice()).into_owned();
@@ -501,6 +505,12 @@ mod tests {
         assert_eq!(
             apply(&r, b"GET /  HTTP/1.1\r\n\r\n"),
             b"GET h/h  HTTP/1.1\r\n\r\n"
+        );
+        // Found next (`regression-line-without-target`): with no target before the version
+        // the line is left alone (an empty target used to become `/`, another request).
+        assert_eq!(
+            apply(&r, b"GET  HTTP/1.1\r\nHost: a\r\n\r\n"),
+            b"GET  HTTP/1.1\r\nHost: a\r\n\r\n"
         );
     }
 
