@@ -612,6 +612,134 @@ fn parse_value(
     }
 }
 
+/// `q` divided by `per` as a decimal (its denominator times `per` a power of ten), when it has
+/// at most 15 digits before the point and 9 after: what a user could have typed.
+fn typed_decimal(q: Q, per: i128) -> Option<String> {
+    let mut den = q.d.checked_mul(per)?;
+    let mut places = 0;
+    while den > 1 {
+        if den % 10 != 0 {
+            return None;
+        }
+        den /= 10;
+        places += 1;
+    }
+    let digits = format!("{:0>width$}", q.n.unsigned_abs(), width = places + 1);
+    let (int, frac) = digits.split_at(digits.len() - places);
+    let frac = frac.trim_end_matches('0');
+    let int = match int.trim_start_matches('0') {
+        "" => "0",
+        int => int,
+    };
+    if int.len() > 15 || frac.len() > 9 {
+        return None;
+    }
+    Some(if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    })
+}
+
+/// The gate written back as an expression in a canonical form (scope, single spaces, the
+/// largest time unit that keeps the value exact), for [`fuzz_gate`].
+fn canonical(gate: &Gate) -> String {
+    let sign = |q: Q| if q.n < 0 { "-" } else { "+" };
+    let time = |q: Q| {
+        [("s", 1_000_000), ("ms", 1_000), ("us", 1)]
+            .into_iter()
+            .find_map(|(unit, per)| typed_decimal(q, per).map(|v| format!("{v}{unit}")))
+            .unwrap_or_default()
+    };
+    let plain = |q: Q, per: i128| typed_decimal(q, per).unwrap_or_default();
+    let value = match gate.threshold {
+        Threshold::Ratio(q) => format!("{}x", plain(q, 1)),
+        Threshold::Time(q) => time(q),
+        Threshold::Delta(q) => format!("{}{}", sign(q), time(q)),
+        Threshold::Rate(q) => format!(
+            "{}%",
+            plain(
+                Q {
+                    n: q.n * 100,
+                    d: q.d
+                },
+                1
+            )
+        ),
+        Threshold::RateDelta(q) => format!(
+            "{}{}%",
+            sign(q),
+            plain(
+                Q {
+                    n: q.n * 100,
+                    d: q.d
+                },
+                1
+            )
+        ),
+        Threshold::Number(q) => plain(q, 1),
+    };
+    let scope = gate
+        .scope
+        .as_ref()
+        .map(|s| format!("{s}::"))
+        .unwrap_or_default();
+    format!("{scope}{} {} {value}", gate.metric.name(), gate.op.as_str())
+}
+
+/// True when two thresholds are of the same kind and equal as numbers.
+fn same_threshold(a: Threshold, b: Threshold) -> bool {
+    use Threshold::{Delta, Number, Rate, RateDelta, Ratio, Time};
+    match (a, b) {
+        (Ratio(x), Ratio(y))
+        | (Time(x), Time(y))
+        | (Delta(x), Delta(y))
+        | (Rate(x), Rate(y))
+        | (RateDelta(x), RateDelta(y))
+        | (Number(x), Number(y)) => x.cmp(y) == Ordering::Equal,
+        _ => false,
+    }
+}
+
+/// Fuzz entry point (`fuzz/fuzz_targets/fail_if.rs`; `tests/fuzz_corpus_gate.rs` runs its seeds
+/// in CI): parses the bytes (as UTF-8, invalid sequences replaced) as a `--fail-if` expression.
+/// An error must point at a column inside the expression (or just past it) and render; a gate
+/// written back in canonical form must parse to the same gate. Panics only when one of those
+/// fails (a bug), never on the input itself. Fuzz-only.
+#[doc(hidden)]
+pub fn fuzz_gate(data: &[u8]) {
+    let expr = String::from_utf8_lossy(data);
+    match expr.parse::<Gate>() {
+        Err(e) => {
+            let chars = expr.chars().count();
+            assert!(
+                (1..=chars + 1).contains(&e.column),
+                "column {} of {chars}",
+                e.column
+            );
+            let _ = e.to_string();
+        }
+        Ok(gate) => {
+            let text = canonical(&gate);
+            let again = match text.parse::<Gate>() {
+                Ok(g) => g,
+                Err(e) => panic!("{expr:?} parsed, its canonical form {text:?} does not: {e}"),
+            };
+            assert_eq!(
+                (&gate.scope, gate.metric, gate.op),
+                (&again.scope, again.metric, again.op),
+                "{expr:?} and {text:?}"
+            );
+            assert!(
+                same_threshold(gate.threshold, again.threshold),
+                "{expr:?}: {:?}, {text:?}: {:?}",
+                gate.threshold,
+                again.threshold
+            );
+        }
+    }
+}
+
 /// A gate's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum GateVerdict {

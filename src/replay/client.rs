@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 use crate::exchange::{ErrorKind, ReplayResult};
-use crate::http::framing::{BodyKind, Kind, MessageFramer, Version};
+use crate::http::framing::{BodyKind, Head, Kind, MessageFramer, Version};
 
 use super::schedule::Job;
 use super::target::Target;
@@ -471,7 +471,7 @@ impl Conn {
             let mut body_from = framed.skipped;
             if let Some(head) = framed.head {
                 let status = head.status().unwrap_or(0);
-                if (100..200).contains(&status) && status != 101 {
+                if is_interim(status) {
                     // Saturating: a flood of 1xx (millions a second) ends only with --timeout.
                     front.interim = front.interim.saturating_add(1);
                     front.response_bytes += used as u64;
@@ -490,9 +490,7 @@ impl Conn {
                     continue;
                 }
                 front.status = Some(status);
-                front.close_after = head.close
-                    || head.version != Version::Http11
-                    || matches!(head.body, BodyKind::Tunnel | BodyKind::UntilClose);
+                front.close_after = closes_after(&head);
                 if keep_heads {
                     let end = (framed.skipped + head.len).min(self.buf.len());
                     front
@@ -588,6 +586,203 @@ impl Conn {
             })
             .await;
     }
+}
+
+/// A 1xx other than 101: read, counted and skipped; the final response to the request follows.
+fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
+}
+
+/// True when the connection cannot carry another exchange after this response (the client
+/// closes it and fails what was pipelined behind it).
+fn closes_after(head: &Head) -> bool {
+    head.close
+        || head.version != Version::Http11
+        || matches!(head.body, BodyKind::Tunnel | BodyKind::UntilClose)
+}
+
+/// One response as the client's read loop completed it, for [`fuzz_response_framing`].
+#[derive(Debug, PartialEq, Eq)]
+struct Completed {
+    status: u16,
+    interim: u32,
+    head_len: usize,
+    body_len: usize,
+    wire_len: usize,
+}
+
+/// How a simulated connection ended, for [`fuzz_response_framing`].
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// Every read was framed; this many requests still wait (the client fails them at the close).
+    Eof { waiting: usize },
+    /// A response could not be framed (`ErrorKind::Malformed`).
+    Malformed,
+    /// A response ended the connection (close, HTTP/1.0, tunnel, body until the close).
+    Closed,
+}
+
+/// The client's read loop ([`Conn::process`] and [`Conn::eof`]) without the socket: frames
+/// `reads` as staging's responses to requests of `contexts` (pipelined), checking each step's
+/// invariants. Returns the completed responses, how the connection ended and the bytes framed.
+fn frame_reads<'a>(
+    contexts: &[crate::http::framing::RequestContext],
+    reads: impl Iterator<Item = &'a [u8]>,
+) -> (Vec<Completed>, Ending, usize) {
+    use crate::http::framing::StartLine;
+    let mut waiting = contexts.iter().copied();
+    let mut front = waiting.next();
+    let mut framer = MessageFramer::new(Kind::Response(front.unwrap_or_default()));
+    let mut buf = BytesMut::new();
+    let mut done = Vec::new();
+    let mut framed_total = 0usize;
+    let (mut interim, mut head_len, mut status, mut body_len, mut wire_len) = (0, 0, 0, 0, 0);
+    let mut body_kind = None;
+    for read in reads {
+        buf.extend_from_slice(read);
+        while !buf.is_empty() {
+            let Some(context) = front else {
+                buf.clear();
+                break;
+            };
+            let Ok(f) = framer.push(&buf) else {
+                return (done, Ending::Malformed, framed_total);
+            };
+            let used = f.skipped + f.consumed;
+            assert!(
+                used <= buf.len(),
+                "framer used {used} of {} bytes",
+                buf.len()
+            );
+            framed_total += used;
+            let mut body = f.consumed;
+            if let Some(head) = f.head {
+                assert!(
+                    head.len <= f.consumed,
+                    "head of {} in {}",
+                    head.len,
+                    f.consumed
+                );
+                let s = head.status().unwrap_or(0);
+                assert!(matches!(head.start, StartLine::Response { .. }));
+                if is_interim(s) {
+                    assert!(f.done && head.body == BodyKind::None, "1xx with a body");
+                    interim += 1;
+                    wire_len += used;
+                    buf.advance(used);
+                    framer.reset(Kind::Response(context));
+                    continue;
+                }
+                // What the request's method and the status decide, whatever the fields say.
+                let connect = context.method == crate::http::framing::Method::Connect;
+                if s == 101 || (connect && (200..300).contains(&s)) {
+                    assert_eq!(head.body, BodyKind::Tunnel, "status {s} to {context:?}");
+                } else if context.method == crate::http::framing::Method::Head
+                    || s == 204
+                    || s == 304
+                {
+                    assert_eq!(head.body, BodyKind::None, "status {s} to {context:?}");
+                }
+                status = s;
+                head_len = head.len;
+                body = f.consumed - head.len;
+                body_kind = Some((head.body, closes_after(&head)));
+            }
+            body_len += body;
+            wire_len += used;
+            buf.advance(used);
+            if f.done {
+                let Some((kind, close)) = body_kind.take() else {
+                    panic!("a response completed without a head");
+                };
+                match kind {
+                    BodyKind::None | BodyKind::Tunnel => assert_eq!(body_len, 0),
+                    BodyKind::Length(n) => assert_eq!(body_len as u64, n),
+                    // The shortest: `0\n\n` (bare line feeds are accepted).
+                    BodyKind::Chunked => assert!(body_len >= 3, "chunked body of {body_len}"),
+                    BodyKind::UntilClose => panic!("a body until the close ended early"),
+                }
+                done.push(Completed {
+                    status,
+                    interim: std::mem::take(&mut interim),
+                    head_len,
+                    body_len: std::mem::take(&mut body_len),
+                    wire_len: std::mem::take(&mut wire_len),
+                });
+                if close {
+                    return (done, Ending::Closed, framed_total);
+                }
+                front = waiting.next();
+                if let Some(next) = front {
+                    framer.reset(Kind::Response(next));
+                }
+            } else if used == 0 {
+                break;
+            }
+        }
+    }
+    if front.is_some() && framer.until_close() && framer.finish().is_ok() {
+        done.push(Completed {
+            status,
+            interim,
+            head_len,
+            body_len,
+            wire_len,
+        });
+        return (done, Ending::Closed, framed_total);
+    }
+    let waiting = usize::from(front.is_some()) + waiting.count();
+    (done, Ending::Eof { waiting }, framed_total)
+}
+
+/// Fuzz entry point (`fuzz/fuzz_targets/replay_response.rs`; `tests/fuzz_corpus_replay.rs` runs
+/// its seeds in CI): staging's bytes framed the way the client's read loop frames them, for up to
+/// four pipelined requests. Byte 0 picks each request's method (two bits each: GET, HEAD,
+/// CONNECT, HTTP/0.9 GET), byte 1 how many of the next bytes give read sizes (1..=256); the
+/// rest is what staging sends. Checks: bytes used never exceed those read; a completed
+/// response's body length is what its framing says (HEAD, 204, 304 and 1xx: none; 2xx to
+/// CONNECT: a tunnel); reading in pieces completes the same responses as one read. Panics only
+/// when one of those fails (a bug), never on the input itself. Fuzz-only.
+#[doc(hidden)]
+pub fn fuzz_response_framing(data: &[u8]) {
+    use crate::http::framing::{Method, RequestContext};
+    let [methods, cuts, rest @ ..] = data else {
+        return;
+    };
+    let contexts: Vec<RequestContext> = (0..4)
+        .map(|i| {
+            let (method, version) = match (methods >> (2 * i)) & 3 {
+                0 => (Method::Get, Version::Http11),
+                1 => (Method::Head, Version::Http11),
+                2 => (Method::Connect, Version::Http11),
+                _ => (Method::Get, Version::Http09),
+            };
+            RequestContext { method, version }
+        })
+        .collect();
+    let n = usize::from(cuts & 15).min(rest.len());
+    let (sizes, stream) = rest.split_at(n);
+    let mut pieces = Vec::new();
+    let mut left = stream;
+    for &size in sizes {
+        let (piece, tail) = left.split_at((usize::from(size) + 1).min(left.len()));
+        pieces.push(piece);
+        left = tail;
+    }
+    pieces.push(left);
+    let (whole, whole_end, whole_used) = frame_reads(&contexts, std::iter::once(stream));
+    let (split, split_end, split_used) = frame_reads(&contexts, pieces.into_iter());
+    assert!(whole_used <= stream.len() && split_used <= stream.len());
+    let completed: usize = whole.iter().map(|c| c.wire_len).sum();
+    assert!(
+        completed <= whole_used,
+        "{completed} bytes in responses, {whole_used} framed"
+    );
+    assert_eq!(whole, split, "responses differ when read in pieces");
+    assert_eq!(
+        whole_end, split_end,
+        "the connection ends differently in pieces"
+    );
 }
 
 /// The result of a job, times and outcome unset. The names (target, method, path, external id)

@@ -55,8 +55,12 @@ impl Rewrites {
                 return Err(usage("--set-header", format!("bad field name {name:?}")));
             }
             let value = value.trim();
-            if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-                return Err(usage("--set-header", "the value may not hold a line break"));
+            // RFC 9110 §5.5: no control characters in a field value but the tab.
+            if value.bytes().any(|b| b == 0x7f || (b < 0x20 && b != b'\t')) {
+                return Err(usage(
+                    "--set-header",
+                    "the value may not hold line breaks or control characters",
+                ));
             }
             r.set.push((name.to_owned(), value.as_bytes().to_vec()));
         }
@@ -75,10 +79,10 @@ impl Rewrites {
             };
             let re = Regex::new(re)
                 .map_err(|e| usage("--rewrite-url", format!("bad regex {re:?}: {e}")))?;
-            if rep.bytes().any(|b| b == b' ' || b == b'\r' || b == b'\n') {
+            if rep.bytes().any(|b| b <= b' ' || b == 0x7f) {
                 return Err(usage(
                     "--rewrite-url",
-                    "the replacement may not hold spaces or line breaks",
+                    "the replacement may not hold spaces, line breaks or control characters",
                 ));
             }
             r.url.push((re, rep.as_bytes().to_vec()));
@@ -109,10 +113,17 @@ impl Rewrites {
         } else {
             b"\n"
         };
-        // Fields: (lines, name). The final empty line (if any) is kept apart.
+        // Fields: (lines, name). The final empty line is kept apart. Without one (an HTTP/0.9
+        // request line, which has no fields) only the request-target may be rewritten: a field
+        // added after it would be sent as bytes after the request.
         let (fields_lines, end) = match rest.split_last() {
-            Some((last, fl)) if is_blank(last) => (fl, Some(*last)),
-            _ => (rest, None),
+            Some((last, fl)) if is_blank(last) => (fl, *last),
+            _ => {
+                let mut out = BytesMut::with_capacity(bytes.len() + 64);
+                out.extend_from_slice(&self.rewrite_request_line(request_line));
+                out.extend_from_slice(bytes.get(request_line.len()..).unwrap_or_default());
+                return out.freeze();
+            }
         };
         let mut fields: Vec<Field> = Vec::new();
         for line in fields_lines {
@@ -138,9 +149,7 @@ impl Rewrites {
                 }
             }
         }
-        if let Some(end) = end {
-            out.extend_from_slice(end);
-        }
+        out.extend_from_slice(end);
         out.extend_from_slice(body);
         out.freeze()
     }
@@ -160,9 +169,24 @@ impl Rewrites {
             Some(i) if after[i + 1..].starts_with(b"HTTP/") => i,
             _ => after.len(),
         };
+        // Spaces after the target (before the version, or ending an HTTP/0.9 line) are not part
+        // of it: a rule matching there would add a word to the line.
+        let target_end = after[..target_end]
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |i| i + 1);
+        if target_end == 0 {
+            // No target (`GET  HTTP/1.1`, which reads as HTTP/0.9): nothing to rewrite.
+            return line.to_vec();
+        }
         let mut target = after[..target_end].to_vec();
         for (re, rep) in &self.url {
             target = re.replace_all(&target, rep.as_slice()).into_owned();
+        }
+        // A rule that empties the target would make the line another request (`GET  HTTP/1.1`
+        // reads as HTTP/0.9): an empty path is sent as `/` (RFC 9112 §3.2.1).
+        if target.iter().all(|&b| b == b' ' || b == b'\t') {
+            target = b"/".to_vec();
         }
         let mut out = Vec::with_capacity(line.len() + target.len());
         out.extend_from_slice(&content[..=first]);
@@ -273,6 +297,102 @@ fn split_lines(head: &[u8]) -> Vec<&[u8]> {
     lines
 }
 
+/// The authority `--rewrite-host` writes in [`fuzz_rewrite`].
+const FUZZ_AUTHORITY: &str = "staging.example:8080";
+
+/// Fuzz entry point (`fuzz/fuzz_targets/rewrite.rs`; `tests/fuzz_corpus_replay.rs` runs its seeds
+/// in CI). The bytes up to the first NUL are rules, one a line: `h` (`--rewrite-host`), `s` then
+/// a `--set-header` value, `r` then a `--remove-header` name, `u` then a `--rewrite-url` rule;
+/// the bytes after it are a recorded request (head and body). Rules that do not validate end the
+/// case, as the CLI would. Checks, for a request whose head parses: the result's head parses
+/// too, with the same method and version and the recorded body after it unchanged; each set
+/// field has its value, each removed one is gone, the Host is the target's. Panics only when one
+/// of those fails (a bug), never on the input itself. Fuzz-only.
+#[doc(hidden)]
+pub fn fuzz_rewrite(data: &[u8]) {
+    use crate::http::framing::RequestHead;
+    let (rules, request) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    // Large repetition counts make a regex slow to build, not wrong: keep the rules short.
+    if rules.len() > 512 {
+        return;
+    }
+    let rules = String::from_utf8_lossy(rules);
+    let (mut host, mut set, mut remove, mut url) = (false, Vec::new(), Vec::new(), Vec::new());
+    for line in rules.lines() {
+        let mut chars = line.chars();
+        match chars.next() {
+            Some('h') => host = true,
+            Some('s') => set.push(chars.as_str().to_owned()),
+            Some('r') => remove.push(chars.as_str().to_owned()),
+            Some('u') => url.push(chars.as_str().to_owned()),
+            _ => {}
+        }
+    }
+    let Ok(rewrites) = Rewrites::new(host, &set, &remove, &url) else {
+        return;
+    };
+    let bytes = Bytes::copy_from_slice(request);
+    let Ok(head) = RequestHead::parse(request) else {
+        // The planner skips requests whose head does not parse; apply must still not panic.
+        let _ = rewrites.apply(&bytes, request.len(), FUZZ_AUTHORITY);
+        return;
+    };
+    let out = rewrites.apply(&bytes, head.len, FUZZ_AUTHORITY);
+    if rewrites.is_empty() {
+        assert_eq!(out, bytes);
+        return;
+    }
+    let rewritten = match RequestHead::parse(&out) {
+        Ok(h) => h,
+        Err(e) => panic!("the rewritten head does not parse ({e}): {:?}", out),
+    };
+    assert_eq!(
+        (rewritten.method, rewritten.version),
+        (head.method, head.version),
+        "{:?}",
+        out
+    );
+    let body = request.get(head.len..).unwrap_or_default();
+    assert_eq!(
+        out.get(rewritten.len..).unwrap_or_default(),
+        body,
+        "the body changed: {:?}",
+        out
+    );
+    if rewrites.url.is_empty() {
+        assert_eq!(rewritten.target, head.target);
+    }
+    if head.version == crate::http::framing::Version::Http09 {
+        return;
+    }
+    let mut expected: Vec<(&str, &[u8])> = Vec::new();
+    for (name, value) in &rewrites.set {
+        expected.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        expected.push((name, value));
+    }
+    if rewrites.host {
+        expected.retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
+        expected.push(("host", FUZZ_AUTHORITY.as_bytes()));
+    }
+    for (name, value) in &expected {
+        let found: Vec<&[u8]> = rewritten
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+            .collect();
+        assert_eq!(found, [*value], "{name} in {:?}", out);
+    }
+    for name in &rewrites.remove {
+        if !expected.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            assert!(rewritten.header(name).is_none(), "{name} in {:?}", out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +472,48 @@ mod tests {
         assert_eq!(apply(&r, b"GET /api/v1/x\r\n"), b"GET /api/v2/x\r\n");
     }
 
+    /// Found by fuzzing (`fuzz/corpus/rewrite/regression-http09-request-gets-fields`): an
+    /// HTTP/0.9 request line has no fields, and a Host or header added after it was sent as bytes
+    /// after the request. Only its target is rewritten now.
+    #[test]
+    fn regression_http09_request_gets_fields() {
+        let r = Rewrites::new(true, &["X-New: 1".into()], &[], &["^/v1=>/v2".into()]).unwrap();
+        let b = Bytes::from_static(b"GET /v1/x\r\nrest");
+        assert_eq!(r.apply(&b, 11, "staging:8080"), &b"GET /v2/x\r\nrest"[..]);
+        let r = Rewrites::new(true, &[], &[], &[]).unwrap();
+        assert_eq!(r.apply(&b, 11, "staging:8080"), b);
+    }
+
+    /// Found by the rewrite fuzz target's invariant (`regression-empty-target`): a URL rule that
+    /// removed the whole target left `GET  HTTP/1.1`, an HTTP/0.9 request for `HTTP/1.1`.
+    #[test]
+    fn regression_empty_target() {
+        let r = Rewrites::new(false, &[], &[], &["/old=>".into()]).unwrap();
+        assert_eq!(
+            apply(&r, b"GET /old HTTP/1.1\r\nHost: a\r\n\r\n"),
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        );
+    }
+
+    /// Found by fuzzing (`regression-target-trailing-space`): the space ending an HTTP/0.9
+    /// line `GET / ` was taken as part of the target, and an empty regex put a word after it
+    /// (`GET h/h h`), which no server parses.
+    #[test]
+    fn regression_target_trailing_space() {
+        let r = Rewrites::new(false, &[], &[], &["=>h".into()]).unwrap();
+        assert_eq!(apply(&r, b"GET / \r\n"), b"GET h/h \r\n");
+        assert_eq!(
+            apply(&r, b"GET /  HTTP/1.1\r\n\r\n"),
+            b"GET h/h  HTTP/1.1\r\n\r\n"
+        );
+        // Found next (`regression-line-without-target`): with no target before the version
+        // the line is left alone (an empty target used to become `/`, another request).
+        assert_eq!(
+            apply(&r, b"GET  HTTP/1.1\r\nHost: a\r\n\r\n"),
+            b"GET  HTTP/1.1\r\nHost: a\r\n\r\n"
+        );
+    }
+
     #[test]
     fn bad_flags_name_the_flag() {
         for (set, remove, url, flag) in [
@@ -360,6 +522,20 @@ mod tests {
             (vec![], vec!["a:b".to_owned()], vec![], "--remove-header"),
             (vec![], vec![], vec!["(=>x".to_owned()], "--rewrite-url"),
             (vec![], vec![], vec!["abc".to_owned()], "--rewrite-url"),
+            // Found by fuzzing (regression-url-replacement-control-char): a control character
+            // in the replacement made a request line no server parses.
+            (
+                vec![],
+                vec![],
+                vec!["^/=>/v9/\x08".to_owned()],
+                "--rewrite-url",
+            ),
+            (
+                vec!["X-A: a\x01b".to_owned()],
+                vec![],
+                vec![],
+                "--set-header",
+            ),
         ] {
             let e = Rewrites::new(false, &set, &remove, &url).unwrap_err();
             assert!(format!("{e:#}").starts_with(flag), "{e:#}");
