@@ -88,3 +88,15 @@ fn regression_target_trailing_space() {
 fn regression_line_without_target() {
     reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-line-without-target"));
 }
+
+/// Found by fuzzing: after a field line with an invalid name, an indented `  t: …` line was a
+/// continuation for the rewriter but a field `t` of its own for the head parser, so
+/// `--set-header 't: other'` left two `t` fields. The parser now skips a folded line whose field
+/// it skipped, as RFC 9112 §2.2 allows.
+#[test]
+fn regression_folded_line_after_an_invalid_one() {
+    reel::replay::rewrite::fuzz_rewrite(&seed(
+        "rewrite",
+        "regression-folded-line-after-an-invalid-one",
+    ));
+}

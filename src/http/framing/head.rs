@@ -475,14 +475,16 @@ fn parse_tolerant<'a>(
             break;
         }
         if matches!(line[0], b' ' | b'\t') {
+            // A folded line continues the open field; after a skipped line, or before any field,
+            // it is skipped too (RFC 9112 §2.2): never a field of its own.
             if let Some((_, _, end)) = open.as_mut() {
                 let trimmed = trim_ws(line);
                 if !trimmed.is_empty() {
                     let offset = trimmed.as_ptr() as usize - head.as_ptr() as usize;
                     *end = offset + trimmed.len();
                 }
-                continue;
             }
+            continue;
         }
         if let Some((name, from, to)) = open.take() {
             field(name, &head[from..to.max(from)]);
@@ -577,6 +579,19 @@ mod tests {
                 ("Content-Length".to_string(), b"3".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn a_folded_line_after_a_skipped_line_is_skipped_too() {
+        // Found by fuzzing the rewrites: `  t: x` continues the invalid line before it, so it is
+        // no field `t` (the rewriter, which keeps it with that line, must agree).
+        let head = b"GET / HTTP/1.1\r\nX-Bad^\xdb: a\r\n  t: x\r\nHost: h\r\n\r\n";
+        let (start, f) = fields(head, Side::Request);
+        assert!(start.is_ok());
+        assert_eq!(f, vec![("Host".to_string(), b"h".to_vec())]);
+        let head = b"GET / HTTP/1.1\r\n  t: x\r\nHost: h\r\n\r\n";
+        let (_, f) = fields(head, Side::Request);
+        assert_eq!(f, vec![("Host".to_string(), b"h".to_vec())]);
     }
 
     #[test]
