@@ -100,3 +100,11 @@ fn regression_folded_line_after_an_invalid_one() {
         "regression-folded-line-after-an-invalid-one",
     ));
 }
+
+/// Found by fuzzing: with two spaces after the method (`GET  HTT1.1`, tolerated by the parser),
+/// the second space was taken as the start of the target, and an empty `--rewrite-url` regex
+/// put a replacement before it: `GET h hHhT…`, two words. The target now starts after the spaces.
+#[test]
+fn regression_spaces_before_the_target() {
+    reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-spaces-before-the-target"));
+}

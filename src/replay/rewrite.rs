@@ -164,6 +164,11 @@ impl Rewrites {
             return line.to_vec();
         };
         let after = &content[first + 1..];
+        // The target starts after the spaces that follow the method (more than one is tolerated).
+        let is_space = |b: &u8| *b == b' ' || *b == b'\t';
+        let Some(start) = after.iter().position(|b| !is_space(b)) else {
+            return line.to_vec();
+        };
         // The version follows the last space when it looks like one; else the target runs to the end.
         let target_end = match after.iter().rposition(|&b| b == b' ') {
             Some(i) if after[i + 1..].starts_with(b"HTTP/") => i,
@@ -171,15 +176,15 @@ impl Rewrites {
         };
         // Spaces after the target (before the version, or ending an HTTP/0.9 line) are not part
         // of it: a rule matching there would add a word to the line.
-        let target_end = after[..target_end]
-            .iter()
-            .rposition(|&b| b != b' ' && b != b'\t')
-            .map_or(0, |i| i + 1);
-        if target_end == 0 {
+        let Some(target_end) = after
+            .get(start..target_end)
+            .and_then(|t| t.iter().rposition(|b| !is_space(b)))
+            .map(|i| start + i + 1)
+        else {
             // No target (`GET  HTTP/1.1`, which reads as HTTP/0.9): nothing to rewrite.
             return line.to_vec();
-        }
-        let mut target = after[..target_end].to_vec();
+        };
+        let mut target = after[start..target_end].to_vec();
         for (re, rep) in &self.url {
             target = re.replace_all(&target, rep.as_slice()).into_owned();
         }
@@ -190,6 +195,7 @@ impl Rewrites {
         }
         let mut out = Vec::with_capacity(line.len() + target.len());
         out.extend_from_slice(&content[..=first]);
+        out.extend_from_slice(&after[..start]);
         out.extend_from_slice(&target);
         out.extend_from_slice(&after[target_end..]);
         out.extend_from_slice(&line[content_end..]);
