@@ -108,3 +108,14 @@ fn regression_folded_line_after_an_invalid_one() {
 fn regression_spaces_before_the_target() {
     reel::replay::rewrite::fuzz_rewrite(&seed("rewrite", "regression-spaces-before-the-target"));
 }
+
+/// Found by fuzzing: a head whose first line after the request line is indented (no field, which
+/// parsers skip) got `--rewrite-host`'s Host inserted before it, so the indented line became the
+/// Host value's continuation. The Host now goes after such lines.
+#[test]
+fn regression_host_before_an_indented_first_line() {
+    reel::replay::rewrite::fuzz_rewrite(&seed(
+        "rewrite",
+        "regression-host-before-an-indented-first-line",
+    ));
+}

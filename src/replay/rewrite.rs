@@ -265,7 +265,12 @@ fn set_field(fields: &mut Vec<Field<'_>>, name: &str, value: &[u8], eol: &[u8], 
                 lines: vec![Piece::New(line)],
             };
             if front {
-                fields.insert(0, field);
+                // After the indented lines a head may start with (RFC 9112 §2.2: no field, skipped
+                // by parsers), which would otherwise read as this field's continuation.
+                let orphan = fields.first().is_some_and(|f| {
+                    matches!(f.lines.first(), Some(Piece::Old([b' ' | b'\t', ..])))
+                });
+                fields.insert(usize::from(orphan), field);
             } else {
                 fields.push(field);
             }
