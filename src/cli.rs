@@ -217,3 +217,66 @@ impl JudgeFlags {
             || !self.endpoint_rules.is_empty()
     }
 }
+
+/// Where requests go and how they are rewritten on the way: the flags `replay` and `shadow` share.
+#[derive(Debug, Clone, Args)]
+pub struct TargetFlags {
+    /// Staging: http://HOST[:PORT] or https://HOST[:PORT].
+    ///
+    /// Example: --target http://staging.internal:8080
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// Send requests whose Host is HOST to URL (repeatable; others go to --target, or are not
+    /// sent without one).
+    ///
+    /// Example: --target-map api.example.com=http://api-staging:8080
+    #[arg(long = "target-map", value_name = "HOST=URL")]
+    pub target_map: Vec<String>,
+
+    /// Also send every request to this deployment (e.g. the current release on identical staging
+    /// hardware) at the same intended moment, over its own connections; gates and verdicts then
+    /// compare --target with it instead of with production. Same TLS options as --target.
+    ///
+    /// Example: --target http://candidate:8080 --baseline-target http://release:8080
+    #[arg(long = "baseline-target", value_name = "URL")]
+    pub baseline_target: Option<String>,
+
+    /// Accept any TLS certificate from https targets (self-signed staging).
+    ///
+    /// Example: --target https://staging:8443 --insecure
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Also trust the CA certificates in this PEM file for https targets.
+    ///
+    /// Example: --ca-file /etc/ssl/staging-ca.pem
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Set the Host header to the target's host[:port] (recorded Host otherwise kept).
+    ///
+    /// Example: --rewrite-host
+    #[arg(long)]
+    pub rewrite_host: bool,
+
+    /// Set a header field: replaces the first field of that name in place (later ones removed),
+    /// or adds it last (repeatable).
+    ///
+    /// Example: --set-header 'X-Replay: reel'
+    #[arg(long = "set-header", value_name = "NAME: VALUE")]
+    pub set_header: Vec<String>,
+
+    /// Remove every field of this name (repeatable).
+    ///
+    /// Example: --remove-header Cookie
+    #[arg(long = "remove-header", value_name = "NAME")]
+    pub remove_header: Vec<String>,
+
+    /// Rewrite the request-target: every match of REGEX is replaced ($1 for groups; repeatable,
+    /// applied in order).
+    ///
+    /// Example: --rewrite-url '^/api/v1/=>/api/v2/'
+    #[arg(long = "rewrite-url", value_name = "REGEX=>REPLACEMENT")]
+    pub rewrite_url: Vec<String>,
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
-use crate::cli::{JsonArg, JudgeFlags, parse_duration};
+use crate::cli::{JsonArg, JudgeFlags, TargetFlags, parse_duration};
 use crate::compare::endpoint::Templater;
 use crate::compare::{Comparison, GATES_HELP, TextOptions, Thresholds, parse_gates};
 use crate::exit::{Status, usage};
@@ -65,64 +65,9 @@ pub struct Args {
     #[arg(required = true, value_name = "LOG.reel")]
     pub inputs: Vec<PathBuf>,
 
-    /// Where to send requests: http://HOST[:PORT] or https://HOST[:PORT].
-    ///
-    /// Example: --target http://staging.internal:8080
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-
-    /// Send requests whose recorded Host is HOST to URL (repeatable; others go to --target, or are
-    /// skipped without one).
-    ///
-    /// Example: --target-map api.example.com=http://api-staging:8080
-    #[arg(long = "target-map", value_name = "HOST=URL")]
-    pub target_map: Vec<String>,
-
-    /// Also send every request to this deployment (e.g. the current release on identical staging
-    /// hardware) at the same intended moment, over its own connections; gates and verdicts then
-    /// compare --target with it instead of with production. Same TLS options as --target.
-    ///
-    /// Example: --target http://candidate:8080 --baseline-target http://release:8080
-    #[arg(long = "baseline-target", value_name = "URL")]
-    pub baseline_target: Option<String>,
-
-    /// Accept any TLS certificate from https targets (self-signed staging).
-    ///
-    /// Example: --target https://staging:8443 --insecure
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// Also trust the CA certificates in this PEM file for https targets.
-    ///
-    /// Example: --ca-file /etc/ssl/staging-ca.pem
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-
-    /// Set the Host header to the target's host[:port] (recorded Host otherwise kept).
-    ///
-    /// Example: --rewrite-host
-    #[arg(long)]
-    pub rewrite_host: bool,
-
-    /// Set a header field: replaces the first field of that name in place (later ones removed),
-    /// or adds it last (repeatable).
-    ///
-    /// Example: --set-header 'X-Replay: reel'
-    #[arg(long = "set-header", value_name = "NAME: VALUE")]
-    pub set_header: Vec<String>,
-
-    /// Remove every field of this name (repeatable).
-    ///
-    /// Example: --remove-header Cookie
-    #[arg(long = "remove-header", value_name = "NAME")]
-    pub remove_header: Vec<String>,
-
-    /// Rewrite the request-target: every match of REGEX is replaced ($1 for groups; repeatable,
-    /// applied in order).
-    ///
-    /// Example: --rewrite-url '^/api/v1/=>/api/v2/'
-    #[arg(long = "rewrite-url", value_name = "REGEX=>REPLACEMENT")]
-    pub rewrite_url: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub targets: TargetFlags,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -261,7 +206,7 @@ pub struct Args {
 impl Args {
     /// True when the run keeps a per-endpoint comparison.
     pub fn compares(&self) -> bool {
-        self.judge.wanted() || self.baseline_target.is_some()
+        self.judge.wanted() || self.targets.baseline_target.is_some()
     }
 }
 
@@ -299,9 +244,9 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 
 /// Validates the flags into a configuration (errors name the flag, exit 2).
 pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
-    let mut targets = Targets::new(args.target.as_deref(), &args.target_map)
+    let mut targets = Targets::new(args.targets.target.as_deref(), &args.targets.target_map)
         .map_err(|(flag, problem)| usage(flag, problem))?;
-    if let Some(url) = &args.baseline_target {
+    if let Some(url) = &args.targets.baseline_target {
         targets
             .set_baseline(url)
             .map_err(|(flag, problem)| usage(flag, problem))?;
@@ -310,10 +255,10 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
         check_report_path(report)?;
     }
     let rewrites = Rewrites::new(
-        args.rewrite_host,
-        &args.set_header,
-        &args.remove_header,
-        &args.rewrite_url,
+        args.targets.rewrite_host,
+        &args.targets.set_header,
+        &args.targets.remove_header,
+        &args.targets.rewrite_url,
     )?;
     let filter = args.filter.build()?;
     let pacing = match (&args.speed, &args.rate) {
@@ -368,7 +313,7 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
             .transpose()?
             .unwrap_or_default(),
     };
-    if args.ca_file.is_some() && args.insecure {
+    if args.targets.ca_file.is_some() && args.targets.insecure {
         return Err(usage("--ca-file", "has no use with --insecure"));
     }
     let io_threads = args
@@ -415,7 +360,7 @@ pub fn config(args: &Args) -> anyhow::Result<ReplayConfig> {
                 ..Thresholds::default()
             },
             timeout_ns: Some(u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX)),
-            expect_baseline: args.baseline_target.is_some(),
+            expect_baseline: args.targets.baseline_target.is_some(),
             ..crate::compare::Config::default()
         }),
         start_at,
@@ -554,8 +499,8 @@ pub fn execute(args: &Args) -> anyhow::Result<Outcome> {
     }
     if config.plan.targets.list.iter().any(|t| t.tls) {
         config.tls = Some(Arc::new(target::tls_config(
-            args.insecure,
-            args.ca_file.as_deref(),
+            args.targets.insecure,
+            args.targets.ca_file.as_deref(),
         )?));
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -654,7 +599,7 @@ pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
     p.insert("logs".into(), inputs.join(", "));
     // The baseline is the last target (`Targets::set_baseline`).
     let (candidates, baseline) = match summary.targets.split_last() {
-        Some((last, rest)) if args.baseline_target.is_some() => (rest, Some(last)),
+        Some((last, rest)) if args.targets.baseline_target.is_some() => (rest, Some(last)),
         _ => (summary.targets.as_slice(), None),
     };
     p.insert("target".into(), candidates.join(", "));

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::capture::live::LiveError;
-use crate::cli::{JsonArg, JudgeFlags, parse_duration, parse_size};
+use crate::cli::{JsonArg, JudgeFlags, TargetFlags, parse_duration, parse_size};
 use crate::cmd::record::{
     BufferFlags, Capture, CaptureFlags, InterfaceTotals, LiveFlags, LiveStart, Output, Recorder,
     classified, extract_live, host_name, human_bytes, live_filter, new_run_id, now_ns,
@@ -93,61 +93,13 @@ pub struct Args {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
 
-    /// Staging: http://HOST[:PORT] or https://HOST[:PORT].
-    ///
-    /// Example: --target http://staging.internal:8080
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-
-    /// Shadow requests whose Host is HOST to URL (repeatable; the others go to --target, or are
-    /// not shadowed without one).
-    ///
-    /// Example: --target-map api.example.com=http://api-staging:8080
-    #[arg(long = "target-map", value_name = "HOST=URL")]
-    pub target_map: Vec<String>,
-
-    /// Also send every shadow request to this deployment, over its own connections; gates then
-    /// compare --target with it instead of with production.
-    ///
-    /// Example: --baseline-target http://release:8080
-    #[arg(long = "baseline-target", value_name = "URL")]
-    pub baseline_target: Option<String>,
-
-    /// Accept any TLS certificate from https targets.
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// Also trust the CA certificates in this PEM file for https targets.
-    ///
-    /// Example: --ca-file /etc/ssl/staging-ca.pem
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub targets: TargetFlags,
 
     /// Shadow even to a target that is this host on a captured port.
     #[arg(long)]
     pub allow_production_target: bool,
-
-    /// Set the Host header to the target's host[:port].
-    #[arg(long)]
-    pub rewrite_host: bool,
-
-    /// Set a header field in shadow requests (repeatable).
-    ///
-    /// Example: --set-header 'X-Shadow: reel'
-    #[arg(long = "set-header", value_name = "NAME: VALUE")]
-    pub set_header: Vec<String>,
-
-    /// Remove every field of this name from shadow requests (repeatable).
-    ///
-    /// Example: --remove-header Cookie
-    #[arg(long = "remove-header", value_name = "NAME")]
-    pub remove_header: Vec<String>,
-
-    /// Rewrite the request-target of shadow requests ($1 for groups; repeatable, in order).
-    ///
-    /// Example: --rewrite-url '^/api/v1/=>/api/v2/'
-    #[arg(long = "rewrite-url", value_name = "REGEX=>REPLACEMENT")]
-    pub rewrite_url: Vec<String>,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -242,7 +194,7 @@ pub struct Args {
 impl Args {
     /// True when the run keeps a per-endpoint comparison.
     pub fn compares(&self) -> bool {
-        self.judge.wanted() || self.baseline_target.is_some()
+        self.judge.wanted() || self.targets.baseline_target.is_some()
     }
 }
 
@@ -267,9 +219,9 @@ struct Setup {
 
 /// Validates the flags (errors name the flag, exit 2) and resolves the targets.
 fn setup(args: &Args) -> anyhow::Result<Setup> {
-    let mut targets = Targets::new(args.target.as_deref(), &args.target_map)
+    let mut targets = Targets::new(args.targets.target.as_deref(), &args.targets.target_map)
         .map_err(|(flag, problem)| usage(flag, problem))?;
-    if let Some(url) = &args.baseline_target {
+    if let Some(url) = &args.targets.baseline_target {
         targets
             .set_baseline(url)
             .map_err(|(flag, problem)| usage(flag, problem))?;
@@ -302,14 +254,14 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
             return Err(usage(flag, "must be more than 0"));
         }
     }
-    if args.ca_file.is_some() && args.insecure {
+    if args.targets.ca_file.is_some() && args.targets.insecure {
         return Err(usage("--ca-file", "has no use with --insecure"));
     }
     let rewrites = Rewrites::new(
-        args.rewrite_host,
-        &args.set_header,
-        &args.remove_header,
-        &args.rewrite_url,
+        args.targets.rewrite_host,
+        &args.targets.set_header,
+        &args.targets.remove_header,
+        &args.targets.rewrite_url,
     )?;
     let capture = Capture::new(
         &CaptureFlags {
@@ -339,8 +291,8 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
     );
     let tls = if targets.list.iter().any(|t| t.tls) {
         Some(Arc::new(target::tls_config(
-            args.insecure,
-            args.ca_file.as_deref(),
+            args.targets.insecure,
+            args.targets.ca_file.as_deref(),
         )?))
     } else {
         None
@@ -352,7 +304,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
             ..Thresholds::default()
         },
         timeout_ns: Some(u64::try_from(args.timeout.as_nanos()).unwrap_or(u64::MAX)),
-        expect_baseline: args.baseline_target.is_some(),
+        expect_baseline: args.targets.baseline_target.is_some(),
         ..crate::compare::Config::default()
     });
     Ok(Setup {
