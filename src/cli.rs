@@ -220,6 +220,8 @@ impl JudgeFlags {
 
 /// Where requests go and how they are rewritten on the way: the flags `replay` and `shadow` share.
 #[derive(Debug, Clone, Args)]
+// The flags' doc comments are clap's help text, shown verbatim: `[:PORT]` and URLs are not links.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 pub struct TargetFlags {
     /// Staging: http://HOST[:PORT] or https://HOST[:PORT].
     ///
