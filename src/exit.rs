@@ -143,6 +143,16 @@ pub fn report(result: anyhow::Result<Status>, verbose: bool) -> ExitCode {
     }
 }
 
+/// The flag or file an error's one line starts with (the text before its first `:`), for tests.
+#[cfg(test)]
+pub(crate) fn flag_of(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -715,6 +715,7 @@ fn dry_run(config: &ReplayConfig, args: &Args) -> anyhow::Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::flag_of;
     use clap::Parser;
 
     fn parse(args: &[&str]) -> anyhow::Result<ReplayConfig> {
@@ -725,14 +726,6 @@ mod tests {
             crate::cli::Command::Replay(a) => config(&a),
             _ => unreachable!(),
         }
-    }
-
-    fn flag_of(e: &anyhow::Error) -> String {
-        format!("{e:#}")
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
     }
 
     #[test]

@@ -965,6 +965,7 @@ fn side_json(s: &Stats) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::flag_of;
     use clap::Parser;
 
     fn parse(extra: &[&str]) -> anyhow::Result<Setup> {
@@ -975,14 +976,6 @@ mod tests {
             crate::cli::Command::Shadow(a) => setup(&a),
             _ => unreachable!(),
         }
-    }
-
-    fn flag_of(e: &anyhow::Error) -> String {
-        format!("{e:#}")
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
     }
 
     #[test]
