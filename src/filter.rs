@@ -10,7 +10,7 @@
 
 use regex::bytes::Regex;
 
-use crate::exit::usage;
+use crate::exit::UsageError;
 use crate::http::framing::RequestHead;
 
 /// The filter flags as the user typed them (flattened into `record` and `replay`).
@@ -57,13 +57,17 @@ pub struct Filter {
     headers: Vec<(String, Regex)>,
 }
 
-fn compile(flag: &str, text: &str) -> anyhow::Result<Regex> {
+fn usage(flag: &str, problem: impl Into<String>) -> UsageError {
+    UsageError::new(flag, problem)
+}
+
+fn compile(flag: &str, text: &str) -> Result<Regex, UsageError> {
     Regex::new(text).map_err(|e| usage(flag, format!("bad regex {text:?}: {e}")))
 }
 
 impl FilterArgs {
     /// Validates the flags into a filter; errors name the flag (exit status 2).
-    pub fn build(&self) -> anyhow::Result<Filter> {
+    pub fn build(&self) -> Result<Filter, UsageError> {
         let mut methods = self.methods.clone();
         if self.read_only {
             for m in ["GET", "HEAD", "OPTIONS"] {
@@ -82,12 +86,12 @@ impl FilterArgs {
             .paths
             .iter()
             .map(|p| compile("--path", p))
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, _>>()?;
         let exclude_paths = self
             .exclude_paths
             .iter()
             .map(|p| compile("--exclude-path", p))
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, _>>()?;
         let mut headers = Vec::new();
         for h in &self.headers {
             let Some((name, re)) = h.split_once(':') else {
@@ -235,7 +239,7 @@ mod tests {
         a.methods = vec!["GE T".into()];
         assert!(format!("{:#}", a.build().unwrap_err()).starts_with("--method: not a method"));
         assert_eq!(
-            crate::exit::classify(&a.build().unwrap_err()),
+            crate::exit::classify(&a.build().unwrap_err().into()),
             crate::exit::Status::BadInput
         );
     }

@@ -2,48 +2,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
 use serde_json::json;
 
+use crate::cli::cat::{Args, Format};
 use crate::cmd::open_merged;
 use crate::exchange::{Message, Record, Response};
 use crate::exit::Status;
 use crate::http::framing::RequestHead;
 use crate::log::gor;
 
-/// Output formats of `reel cat`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// One JSON object per exchange (request with its response folded in), for jq.
-    Jsonl,
-    /// The raw messages, each after a `####` line saying which it is.
-    Http,
-    /// GoReplay's .gor format (payload types 1 request, 2 response, 3 replayed response).
-    Gor,
-}
-
-/// Arguments of `reel cat`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reel cat prod.reel | jq -r 'select(.status >= 500) | .target'
-  reel cat prod.reel --format http | less
-  reel cat prod.reel --format gor > prod.gor")]
-pub struct Args {
-    /// The .reel logs to print (several are merged by time).
-    #[arg(value_name = "FILE", required = true)]
-    pub files: Vec<PathBuf>,
-
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Jsonl)]
-    pub format: Format,
-}
-
 /// Requests waiting for their response longer than this (log time) are printed without one.
 const PENDING_HORIZON_NS: u64 = 600_000_000_000;
 
 /// Runs `reel cat`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     let mut merged = open_merged(&args.files)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -11,69 +11,17 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::Context;
+use crate::cli::compare::Args;
+use crate::exit::Context;
 
-use crate::cli::{JsonArg, parse_duration};
-use crate::compare::endpoint::{EndpointRule, Templater};
+use crate::compare::endpoint::Templater;
 use crate::compare::{
-    Accumulator, Config, GATES_HELP, Role, TextOptions, Thresholds, parse_gates, write_report,
+    Accumulator, Config, Role, TextOptions, Thresholds, parse_gates, write_report,
 };
 use crate::exchange::{Meta, Record, ReplayResult};
 use crate::exit::{Status, bad_input};
 use crate::log::{LogError, Reader};
-
-/// Arguments of `reel compare`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = GATES_HELP)]
-pub struct Args {
-    /// Results logs written by `reel replay --results` (several: shards of one run, merged
-    /// exactly).
-    #[arg(value_name = "RESULTS", required = true)]
-    pub files: Vec<PathBuf>,
-
-    /// Results of a second staging run to compare against (the reference), e.g. the current
-    /// release replayed on identical hardware. Each run must have used one target only.
-    #[arg(long, value_name = "RESULTS", num_args = 1..)]
-    pub baseline: Vec<PathBuf>,
-
-    /// Fail (exit 1) when EXPR is true, e.g. 'p99 > 1.25x' (repeatable; grammar below).
-    #[arg(long = "fail-if", value_name = "EXPR")]
-    pub fail_if: Vec<String>,
-
-    /// Fail gates that have too little data to judge, instead of only reporting them.
-    #[arg(long)]
-    pub strict: bool,
-
-    /// Write a self-contained HTML report (plots, gates, examples) to FILE.
-    #[arg(long, value_name = "FILE.html")]
-    pub report: Option<PathBuf>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: JsonArg,
-
-    /// Name endpoints matching REGEX as NAME (repeatable; tried before the built-in folding).
-    #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
-    pub endpoint_rules: Vec<EndpointRule>,
-
-    /// Fewest values per side for a verdict; below it gates read "not enough data".
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub min_samples: u64,
-
-    /// The replay's --timeout, so that timeouts count as that latency (else errors only).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
-
-    /// Distinct endpoints kept; the rest are counted under "(other endpoints)".
-    #[arg(long, value_name = "N", default_value_t = 500)]
-    pub max_endpoints: usize,
-
-    /// Endpoints listed in the terminal table (all of them are in --json and --report).
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub top: usize,
-}
 
 /// Results of several files, merged by intended send time; other records are set aside.
 struct ResultStream {
@@ -184,7 +132,7 @@ fn first_name(paths: &[PathBuf]) -> String {
         .map_or_else(String::new, |p| p.display().to_string())
 }
 
-fn single_target(r: &ReplayResult, paths: &[PathBuf]) -> anyhow::Result<()> {
+fn single_target(r: &ReplayResult, paths: &[PathBuf]) -> crate::exit::Result<()> {
     if r.role != 0 {
         return Err(bad_input(
             names(paths),
@@ -196,7 +144,7 @@ fn single_target(r: &ReplayResult, paths: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 /// Runs `reel compare`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     let gates = parse_gates(&args.fail_if)?;
     let with_baseline = !args.baseline.is_empty();
     let expect_baseline = with_baseline || has_baseline_results(&args.files)?;

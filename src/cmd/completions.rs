@@ -3,22 +3,13 @@
 use std::io::Write;
 
 use clap::CommandFactory;
-use clap_complete::Shell;
 
 use crate::cli::Cli;
+use crate::cli::completions::Args;
 use crate::exit::Status;
 
-/// Arguments of `reel completions`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  reel completions bash > /etc/bash_completion.d/reel")]
-pub struct Args {
-    /// The shell to generate for.
-    #[arg(value_enum)]
-    pub shell: Shell,
-}
-
 /// Prints the completion script for the chosen shell to stdout.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "reel", &mut out);

@@ -9,11 +9,12 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
+use crate::cli::demo::Args;
+use crate::exit::Context;
 use clap::Parser;
 use serde_json::json;
 
-use crate::cli::{Cli, Command, JsonArg};
+use crate::cli::{Cli, Command};
 use crate::compare::TextOptions;
 use crate::demo::DemoError;
 use crate::demo::sample::{self, SampleFacts};
@@ -27,41 +28,6 @@ pub const GATES: [&str; 4] = [
     "POST /api/orders::5xx-rate > 1%",
     "GET /api/users/{id}/orders::p50 > 1.2x",
 ];
-
-const AFTER_HELP: &str = "\
-Examples:
-  reel demo
-  reel demo --report /tmp/report.html
-  reel demo --json | jq '.gates[] | {expr, verdict}'
-
-Exit status: 0 when the demo ran (v2's failed gates are the point of it), 2 for a bad flag (e.g. a
---report in a directory that does not exist), 3 when it could not run (no loopback, no temporary
-directory, a report that cannot be written).";
-
-/// Arguments of `reel demo`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
-pub struct Args {
-    /// Where to write the HTML report.
-    #[arg(
-        long,
-        value_name = "FILE.html",
-        default_value = "reel-demo-report.html"
-    )]
-    pub report: PathBuf,
-
-    /// Replay speed (the sample spans 8.5 s at 1x).
-    #[arg(long, value_name = "FACTOR", default_value = "4x")]
-    pub speed: String,
-
-    /// How many times the sample is replayed (more requests per endpoint, firmer verdicts).
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub repeat: u32,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: JsonArg,
-}
 
 /// A private temporary directory, removed with what it holds when dropped.
 struct TempDir(PathBuf);
@@ -204,7 +170,7 @@ fn replay_argv(
 }
 
 /// Runs `reel demo`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     let started = Instant::now();
     if args.repeat == 0 || args.repeat > 100 {
         return Err(usage("--repeat", "expected 1 to 100"));
@@ -223,7 +189,11 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .command
     {
         Command::Replay(a) => a,
-        _ => anyhow::bail!("the demo's replay command line is not a replay (a bug in reel)"),
+        _ => {
+            return Err(crate::exit::runtime(
+                "the demo's replay command line is not a replay (a bug in reel)",
+            ));
+        }
     };
 
     let mut out = args.json.human();
@@ -270,7 +240,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     out.write_all(outcome.summary.human().as_bytes())
         .context("stdout")?;
     let Some(comparison) = &outcome.comparison else {
-        anyhow::bail!("the demo's replay kept no comparison (a bug in reel)");
+        return Err(crate::exit::runtime(
+            "the demo's replay kept no comparison (a bug in reel)",
+        ));
     };
     writeln!(out).context("stdout")?;
     comparison

@@ -1,8 +1,7 @@
 //! `reel import`: a GoReplay `.gor` file (plain or gzip) into a `.reel` log.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
+use crate::cli::import::Args;
+use crate::exit::Context;
 
 use crate::cmd::record::now_ns;
 use crate::exchange::{Counters, Meta, Record};
@@ -10,31 +9,8 @@ use crate::exit::Status;
 use crate::log::WriterConfig;
 use crate::log::gor::{GorImporter, GorReader};
 
-/// Arguments of `reel import`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reel import requests.gor -o requests.reel
-  reel import requests_0.gor.gz -o requests.reel --force")]
-pub struct Args {
-    /// The GoReplay file to read (gzip-compressed files are recognised by their content).
-    #[arg(value_name = "FILE.gor")]
-    pub input: PathBuf,
-
-    /// The .reel log to write.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
-
-    /// Replace an existing log.
-    #[arg(long)]
-    pub force: bool,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: crate::cli::JsonArg,
-}
-
 /// Runs `reel import`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     let mut reader = GorReader::open(&args.input)?;
     let mut writer =
         crate::cmd::create_output(&args.output, args.force, false, WriterConfig::default())?;
@@ -47,7 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     }))?;
     let mut importer = GorImporter::new();
     let mut counts = [0u64; 6];
-    let result = (|| -> anyhow::Result<()> {
+    let result = (|| -> crate::exit::Result<()> {
         while let Some(g) = reader.next_record()? {
             let record = importer.convert(&g);
             let slot = match &record {

@@ -3,40 +3,16 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
 
-use anyhow::Context;
+use crate::cli::inspect::Args;
+use crate::exit::Context;
 use serde_json::json;
 
-use crate::cli::JsonArg;
 use crate::cmd::record::human_bytes;
-use crate::compare::endpoint::{EndpointRule, Templater};
+use crate::compare::endpoint::Templater;
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::Status;
 use crate::http::framing::RequestHead;
-
-/// Arguments of `reel inspect`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reel inspect prod.reel
-  reel inspect prod-*.reel --json | jq .requests")]
-pub struct Args {
-    /// The .reel logs to summarise (together, as one body of traffic).
-    #[arg(value_name = "FILE", required = true)]
-    pub files: Vec<PathBuf>,
-
-    /// How many endpoints to list.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub top: usize,
-
-    /// Name endpoints matching REGEX as NAME (repeatable; tried before the built-in folding).
-    #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
-    pub endpoint_rules: Vec<EndpointRule>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: JsonArg,
-}
 
 /// Most distinct endpoint templates counted; the rest fold into one line.
 const MAX_ENDPOINTS: usize = 10_000;
@@ -114,7 +90,7 @@ struct FileFacts {
 }
 
 /// Runs `reel inspect`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     let templater = Templater::new(args.endpoint_rules.clone());
     let mut totals = Totals::default();
     let mut files = Vec::new();

@@ -1,36 +1,12 @@
 //! `reel merge`: several logs into one, ordered by time, connection ids kept unique.
 
-use std::path::PathBuf;
-
+use crate::cli::merge::Args;
 use crate::cmd::open_merged;
 use crate::exit::{Status, usage};
 use crate::log::WriterConfig;
 
-/// Arguments of `reel merge`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reel merge node-a.reel node-b.reel node-c.reel -o fleet.reel
-  reel merge prod-2026112*.reel -o week.reel --force")]
-pub struct Args {
-    /// The logs to merge (files of one recording run keep their connection ids; run g of G maps id c to c·G+g).
-    #[arg(value_name = "FILE", required = true)]
-    pub inputs: Vec<PathBuf>,
-
-    /// The merged log to write.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
-
-    /// Replace an existing log.
-    #[arg(long)]
-    pub force: bool,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: crate::cli::JsonArg,
-}
-
 /// Runs `reel merge`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     if args.inputs.iter().any(|i| same_file(i, &args.output)) {
         return Err(usage(
             "--output",
@@ -40,7 +16,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let mut merged = open_merged(&args.inputs)?;
     let mut writer =
         crate::cmd::create_output(&args.output, args.force, false, WriterConfig::default())?;
-    let result = (|| -> anyhow::Result<()> {
+    let result = (|| -> crate::exit::Result<()> {
         while let Some(record) = merged.next_record()? {
             writer.write(&record)?;
         }

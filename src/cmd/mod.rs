@@ -1,4 +1,5 @@
-//! One file per subcommand: each holds its clap `Args` and a `run` that returns the exit status.
+//! One file per subcommand: each maps its `cli` arguments to the stages' configs, runs them and
+//! prints what they return. The exit status comes back to `main` through `exit::report`.
 
 pub mod cat;
 pub mod compare;
@@ -13,10 +14,10 @@ pub mod replay;
 pub mod shadow;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{Classify, Status};
+use crate::exit::Status;
 
 /// Runs the subcommand the user chose.
-pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
+pub fn dispatch(cli: Cli) -> crate::exit::Result<Status> {
     crate::cmd::init_tracing(cli.verbose);
     match cli.command {
         Command::Record(args) => record::run(*args),
@@ -33,34 +34,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Status> {
     }
 }
 
-/// The exit status of a stage error found in an error chain, if it is one.
-pub fn classify_stage_error(cause: &(dyn std::error::Error + 'static)) -> Option<Status> {
-    macro_rules! stage_errors {
-        ($($error:ty),* $(,)?) => {
-            $(
-                if let Some(e) = cause.downcast_ref::<$error>() {
-                    return Some(e.status());
-                }
-            )*
-        };
-    }
-    stage_errors!(
-        crate::log::LogError,
-        crate::log::rotate::RotateError,
-        crate::http::framing::FrameError,
-        crate::capture::CaptureError,
-        crate::capture::live::LiveError,
-        crate::redact::RedactError,
-        crate::metrics::MetricsError,
-        crate::compare::CompareError,
-        crate::compare::GateError,
-        crate::replay::ReplayError,
-        crate::shadow::ShadowError,
-        crate::demo::DemoError,
-    );
-    None
-}
-
 /// Structured logs (tracing) on stderr; `RUST_LOG` overrides, `--verbose` turns on debug.
 pub fn init_tracing(verbose: bool) {
     let default = if verbose { "reel=debug" } else { "reel=warn" };
@@ -75,7 +48,7 @@ pub fn init_tracing(verbose: bool) {
 }
 
 /// Opens logs for reading as one stream merged by time (one input is passed through as is).
-pub fn open_merged(paths: &[std::path::PathBuf]) -> anyhow::Result<crate::log::merge::Merger> {
+pub fn open_merged(paths: &[std::path::PathBuf]) -> crate::exit::Result<crate::log::merge::Merger> {
     let readers = paths
         .iter()
         .map(crate::log::open)
@@ -90,8 +63,8 @@ pub fn create_output(
     force: bool,
     append: bool,
     config: crate::log::WriterConfig,
-) -> anyhow::Result<crate::log::Writer> {
-    use anyhow::Context;
+) -> crate::exit::Result<crate::log::Writer> {
+    use crate::exit::Context;
     if force && path.exists() {
         std::fs::remove_file(path)
             .with_context(|| format!("{}: cannot replace", path.display()))?;

@@ -15,217 +15,28 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Context;
+use crate::cli::record::{Args, BufferFlags, LiveFlags};
+use crate::exit::Context;
 
 use crate::capture::live::{
     InterfaceCounters, LiveCapture, LiveConfig, LiveError, LiveSource, Poll,
 };
 use crate::capture::{Frame, OfflineSource, linktype};
-use crate::cli::{JsonArg, parse_duration, parse_size};
 use crate::exchange::{Counters, Meta, Record};
-use crate::exit::{BadInput, Classify, Status, usage};
+use crate::exit::{Status, usage};
 use crate::extract::{Extraction, ExtractionConfig};
 use crate::filter::{Filter, FilterArgs};
 use crate::http::ExtractConfig;
 use crate::log::WriterConfig;
-use crate::log::rotate::{FinishedFile, OpenError, OutputFlags, OutputPlan, RotatingWriter};
+use crate::log::rotate::{FinishedFile, OutputFlags, OutputPlan, RotatingWriter};
 use crate::metrics::{self, Kind, Metric, Ready, Registry, Show, StatsLine};
 use crate::redact::{RedactArgs, Redactor};
 use crate::tcp::TcpConfig;
-
-/// Arguments of `reel record`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
-  reel record --read prod.pcap --output prod.reel
-  reel record --read a.pcapng --read b.pcap --port 8080 --max-body 64k -o prod.reel --json
-  sudo reel record --interface eth0 --port 80 --output '/var/lib/reel/prod-%Y%m%d-%H.reel' \\
-      --rotate-interval 1h --retain-size 20G --metrics-addr 127.0.0.1:9187 --user reel \\
-      --redact-default --redact-param token --redact-key-file /etc/reel/redaction.key")]
-pub struct Args {
-    /// Read packets from a pcap or pcapng file (repeatable: files are merged by time).
-    #[arg(
-        long,
-        short = 'r',
-        value_name = "FILE",
-        required_unless_present = "interfaces",
-        conflicts_with = "interfaces"
-    )]
-    pub read: Vec<PathBuf>,
-
-    /// Capture live on this network device (repeatable; `any` for all devices). Needs root, or
-    /// cap_net_raw,cap_net_admin on the binary.
-    ///
-    /// Example: --interface eth0
-    #[arg(long = "interface", short = 'i', value_name = "NAME")]
-    pub interfaces: Vec<String>,
-
-    /// The .reel log to write (written as NAME.part, renamed when complete; mode 0600). The file
-    /// name may hold strftime fields, e.g. prod-%Y%m%d-%H.reel (local time).
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
-
-    /// Add to an existing log instead of refusing to overwrite it (one fixed output name only).
-    #[arg(long, conflicts_with = "force")]
-    pub append: bool,
-
-    /// Replace an existing log (one fixed output name only).
-    #[arg(long)]
-    pub force: bool,
-
-    /// Finish the file and start the next once it holds SIZE bytes, e.g. 1G.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub rotate_size: Option<u64>,
-
-    /// Finish files at multiples of this interval in local time, e.g. 1h (at the top of each hour).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub rotate_interval: Option<Duration>,
-
-    /// Keep at most N finished files of the output pattern; the oldest are deleted.
-    #[arg(long, value_name = "N")]
-    pub retain_files: Option<usize>,
-
-    /// Keep at most SIZE bytes of finished files of the output pattern, e.g. 50G.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub retain_size: Option<u64>,
-
-    /// Server port (repeatable). Without it, whichever side sends requests is the client. Live,
-    /// the capture filter keeps only these ports.
-    #[arg(long = "port", value_name = "N")]
-    pub ports: Vec<u16>,
-
-    /// BPF filter, e.g. 'host 10.0.0.5'. Live, it is combined with `tcp` and the --port list.
-    #[arg(long, value_name = "BPF")]
-    pub filter: Option<String>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub live: LiveFlags,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub buffers: BufferFlags,
-
-    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints,
-    /// so several nodes sampling at once keep the same ones), e.g. 10 or 2.5%.
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
-    pub sample: Option<f64>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub select: FilterArgs,
-
-    /// Stop after N requests (their responses are still awaited).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u64>,
-
-    /// Stop after this long: capture time reading files, wall time live, e.g. 10m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub redact: RedactArgs,
-
-    /// Print a line of figures on stderr this often (live; 0 for none).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
-    pub stats_interval: Duration,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: JsonArg,
-}
-
-/// The flags of a live capture, shared by `record --interface` and `shadow`: the capture devices'
-/// settings, the metrics endpoint and the privilege drop.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LiveFlags {
-    /// Bytes kept of each captured frame (live).
-    #[arg(
-        long,
-        value_name = "BYTES",
-        default_value_t = 262_144,
-        requires = "interfaces"
-    )]
-    pub snaplen: u32,
-
-    /// Size of the kernel's capture ring per interface (live), e.g. 64MiB.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "32MiB", requires = "interfaces")]
-    pub buffer_size: u64,
-
-    /// Put the interfaces in promiscuous mode (live; not possible on `any`).
-    #[arg(long, requires = "interfaces")]
-    pub promisc: bool,
-
-    /// libpcap immediate mode: frames reach reel as they arrive instead of in blocks at most
-    /// 10 ms late (live). Each frame then wakes reel up, which costs the host CPU under load.
-    #[arg(long, requires = "interfaces")]
-    pub immediate: bool,
-
-    /// Most memory for frames waiting between the capture threads and extraction (live); frames
-    /// beyond it are dropped and counted as queue drops.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB", requires = "interfaces")]
-    pub queue_memory: u64,
-
-    /// Serve Prometheus metrics on ADDR at /metrics, and /ready once capturing (live).
-    ///
-    /// Example: --metrics-addr 127.0.0.1:9187
-    #[arg(long, value_name = "ADDR", requires = "interfaces")]
-    pub metrics_addr: Option<String>,
-
-    /// Switch to this user (and its group) once the capture devices are open, so packets are
-    /// never parsed as root (live; needs root).
-    ///
-    /// Example: --user reel
-    #[arg(long, value_name = "NAME", requires = "interfaces")]
-    pub user: Option<String>,
-}
-
-/// Memory limits and timeouts of extraction, shared by `record` and `shadow`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BufferFlags {
-    /// Keep at most SIZE bytes of each body (the rest is framed, counted, not stored), e.g. 64k.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub max_body: Option<u64>,
-
-    /// Memory budget for reassembly and framing buffers, all connections together; at the cap
-    /// the connection holding the most is given up (counted). Default: 48MiB reading files,
-    /// 24MiB live (with the queue and the writer, a capture stays within 64 MiB resident, plus
-    /// the connection table: see --max-flows).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub max_memory: Option<u64>,
-
-    /// Connections tracked at once; when the table is full the idlest is closed (counted as
-    /// evicted). Each costs about 850 bytes besides its buffers, so the default caps the table
-    /// near 85 MiB under a SYN flood.
-    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_flows: u64,
-
-    /// Memory budget for one connection's buffers. Default: 16MiB reading files, 8MiB live.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub max_flow_memory: Option<u64>,
-
-    /// Close connections with no packet for this long (capture time), e.g. 2m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
-    pub idle_timeout: Duration,
-}
-
-/// Parses `--sample`: a percentage above 0 and at most 100, with or without `%`.
-pub(crate) fn parse_percent(text: &str) -> Result<f64, String> {
-    let t = text.trim().trim_end_matches('%');
-    let v: f64 = t
-        .parse()
-        .map_err(|_| format!("expected a percentage like 10 or 2.5%, got {text:?}"))?;
-    if !(v > 0.0 && v <= 100.0) {
-        return Err(format!("must be above 0 and at most 100, got {text:?}"));
-    }
-    Ok(v)
-}
 
 /// How long (capture time) to wait for responses to the last requests kept by `--limit`.
 const LIMIT_GRACE_NS: u64 = 30_000_000_000;
@@ -847,9 +658,9 @@ fn spawn_writer(
     meta: Meta,
     run_start: SystemTime,
     figures: Figures,
-) -> anyhow::Result<(
+) -> crate::exit::Result<(
     SyncSender<ToWriter>,
-    std::thread::JoinHandle<anyhow::Result<WriterOutcome>>,
+    std::thread::JoinHandle<crate::exit::Result<WriterOutcome>>,
 )> {
     let (tx, rx) = mpsc::sync_channel::<ToWriter>(WRITER_QUEUE);
     let thread = std::thread::Builder::new()
@@ -868,7 +679,7 @@ fn writer_loop(
     mut meta: Meta,
     run_start: SystemTime,
     figures: &Figures,
-) -> anyhow::Result<Vec<FinishedFile>> {
+) -> crate::exit::Result<Vec<FinishedFile>> {
     let mut snapshot: Vec<(String, u64)> = Vec::new();
     let mut deletion_checked = Instant::now();
     loop {
@@ -916,13 +727,13 @@ fn writer_loop(
                 values: snapshot.clone(),
             })?;
             let next = file_meta(&meta, writer, writer.files_opened() + 1, run_start);
-            writer.open(now, next).map_err(open_error)?;
+            writer.open(now, next)?;
         }
         if deletion_checked.elapsed() >= DELETION_CHECK {
             // A file deleted under us (`rm`) would swallow every record after it: start another.
             deletion_checked = Instant::now();
             let next = file_meta(&meta, writer, writer.files_opened() + 1, run_start);
-            writer.replace_if_deleted(now, next).map_err(open_error)?;
+            writer.replace_if_deleted(now, next)?;
         }
         writer.flush_if_due()?;
         figures.files_finished.add(writer.poll_finished()? as u64);
@@ -951,20 +762,13 @@ fn file_meta(meta: &Meta, writer: &RotatingWriter, number: u64, run_start: Syste
     m
 }
 
-fn open_error(e: OpenError) -> anyhow::Error {
-    match e {
-        OpenError::Log(e) => e.into(),
-        OpenError::Name(e) => classified(e),
-    }
-}
-
 /// The validated output, extraction and selection settings common to both modes.
 struct Common {
     plan: OutputPlan,
     capture: Capture,
 }
 
-fn common(args: &Args, live: bool) -> anyhow::Result<Common> {
+fn common(args: &Args, live: bool) -> crate::exit::Result<Common> {
     if args.limit == Some(0) {
         return Err(usage("--limit", "must be at least 1"));
     }
@@ -976,8 +780,7 @@ fn common(args: &Args, live: bool) -> anyhow::Result<Common> {
         retain_size: args.retain_size,
         force: args.force,
         append: args.append,
-    })
-    .map_err(classified)?;
+    })?;
     let capture = Capture::new(
         &CaptureFlags {
             ports: &args.ports,
@@ -1017,7 +820,7 @@ pub(crate) struct Capture {
 
 impl Capture {
     /// Validates the flags (errors name the flag); `live` picks the live memory defaults.
-    pub fn new(flags: &CaptureFlags<'_>, live: bool) -> anyhow::Result<Capture> {
+    pub fn new(flags: &CaptureFlags<'_>, live: bool) -> crate::exit::Result<Capture> {
         let (max_memory, max_flow) = if live {
             (LIVE_MAX_MEMORY, LIVE_MAX_FLOW_MEMORY)
         } else {
@@ -1069,7 +872,7 @@ impl Capture {
             selection.filter = Some(filter);
         }
         let r = flags.redact;
-        let redactor = r.build().map_err(classified)?;
+        let redactor = r.build()?;
         if let Some(redactor) = &redactor {
             if redactor.random_key() {
                 tracing::warn!(
@@ -1127,7 +930,7 @@ pub(crate) fn host_name() -> String {
 }
 
 /// Runs `reel record`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     if args.interfaces.is_empty() {
         run_read(args)
     } else {
@@ -1158,7 +961,7 @@ fn run_meta(common: &Common, sources: Vec<String>, filter: String) -> Meta {
 }
 
 /// `reel record --read`: files in, one thread extracting, one writing.
-fn run_read(args: Args) -> anyhow::Result<Status> {
+fn run_read(args: Args) -> crate::exit::Result<Status> {
     let started = Instant::now();
     let common = common(&args, false)?;
     let mut source = OfflineSource::open(&args.read, args.filter.as_deref())?;
@@ -1167,7 +970,7 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
-    writer.open(run_start, first).map_err(open_error)?;
+    writer.open(run_start, first)?;
     let figures = Figures::default();
     let (tx, writer_thread) = spawn_writer(writer, meta, run_start, figures.clone())?;
     let mut recorder = Recorder::new(
@@ -1217,7 +1020,7 @@ fn run_read(args: Args) -> anyhow::Result<Status> {
     drop(tx);
     let outcome = writer_thread
         .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+        .map_err(|_| crate::exit::runtime("the writer thread panicked"))??;
     let summary = Summary::new(&recorder, &outcome, recorder.frames, recorder.bytes);
     summary.print_read(&args, &source, started.elapsed())?;
     Ok(Status::Success)
@@ -1238,25 +1041,27 @@ pub(crate) fn live_filter(ports: &[u16], filter: Option<&str>) -> String {
 }
 
 /// Switches to `name`'s user and group (supplementary groups cleared), for good.
-fn drop_privileges(name: &str) -> anyhow::Result<()> {
+fn drop_privileges(name: &str) -> crate::exit::Result<()> {
     use nix::unistd::{Gid, Uid, User, getegid, geteuid, setgid, setgroups, setuid};
     let user = User::from_name(name)
-        .map_err(|e| anyhow::anyhow!("--user {name}: cannot look the user up: {e}"))?
+        .map_err(|e| crate::exit::runtime(format!("--user {name}: cannot look the user up: {e}")))?
         .ok_or_else(|| usage("--user", format!("no such user: {name}")))?;
     if geteuid() == user.uid && getegid() == user.gid {
         return Ok(());
     }
     let fail = |what: &str, e: nix::Error| {
-        anyhow::anyhow!(
+        crate::exit::runtime(format!(
             "--user {name}: cannot {what}: {e} (switching users needs root; with setcap, run as the user itself)"
-        )
+        ))
     };
     setgroups(&[user.gid]).map_err(|e| fail("set groups", e))?;
     setgid(user.gid).map_err(|e| fail("set the group", e))?;
     setuid(user.uid).map_err(|e| fail("set the user", e))?;
     if !user.uid.is_root() && (setuid(Uid::from_raw(0)).is_ok() || setgid(Gid::from_raw(0)).is_ok())
     {
-        anyhow::bail!("--user {name}: root could be regained after switching; refusing to go on");
+        return Err(crate::exit::runtime(format!(
+            "--user {name}: root could be regained after switching; refusing to go on"
+        )));
     }
     tracing::info!("running as {name} (uid {}, gid {})", user.uid, user.gid);
     Ok(())
@@ -1265,7 +1070,7 @@ fn drop_privileges(name: &str) -> anyhow::Result<()> {
 /// SIGINT and SIGTERM: the first asks for a clean stop; a second exits at once (status 3, the
 /// open file left as `.part`, readable, as after a crash). The signals are counted on one thread
 /// of their own, in the order they came, so two that arrive together still count as two.
-fn install_signals(second: &'static str) -> anyhow::Result<Arc<AtomicBool>> {
+fn install_signals(second: &'static str) -> crate::exit::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let term = Arc::new(AtomicBool::new(false));
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
@@ -1339,7 +1144,7 @@ impl LiveStart {
         flags: &LiveFlags,
         bpf: &str,
         second_signal: &'static str,
-    ) -> anyhow::Result<LiveStart> {
+    ) -> crate::exit::Result<LiveStart> {
         if flags.snaplen < 96 {
             return Err(usage(
                 "--snaplen",
@@ -1355,13 +1160,12 @@ impl LiveStart {
             filter: Some(bpf.to_string()),
             queue_bytes: flags.queue_memory as usize,
         };
-        let capture = LiveCapture::open(&config).map_err(classified)?;
+        let capture = LiveCapture::open(&config)?;
         let listener = flags
             .metrics_addr
             .as_deref()
             .map(metrics::bind)
-            .transpose()
-            .map_err(classified)?;
+            .transpose()?;
         if let Some(user) = &flags.user {
             drop_privileges(user)?;
         } else if nix::unistd::geteuid().is_root() {
@@ -1381,8 +1185,7 @@ impl LiveStart {
         let ready = Ready::new();
         let server = listener
             .map(|l| metrics::serve(l, registry.clone(), ready.clone()))
-            .transpose()
-            .map_err(classified)?;
+            .transpose()?;
         Ok(LiveStart {
             capture,
             term,
@@ -1471,7 +1274,7 @@ pub(crate) fn watch(
 }
 
 /// `reel record --interface`: the capture daemon.
-fn run_live(args: Args) -> anyhow::Result<Status> {
+fn run_live(args: Args) -> crate::exit::Result<Status> {
     let started = Instant::now();
     let common = common(&args, true)?;
     let bpf = live_filter(&args.ports, args.filter.as_deref());
@@ -1494,13 +1297,11 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
     let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
-    writer.open(run_start, first).map_err(open_error)?;
+    writer.open(run_start, first)?;
     writer.apply_retention();
     let (tx, writer_thread) = spawn_writer(writer, meta, run_start, figures.clone())?;
 
-    let mut source = capture
-        .start(interfaces.iter().map(|(_, c)| c.clone()).collect())
-        .map_err(classified)?;
+    let mut source = capture.start(interfaces.iter().map(|(_, c)| c.clone()).collect())?;
     let stopper = source.stopper();
     let mut recorder = Recorder::new(
         common.capture,
@@ -1574,12 +1375,12 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
     stopper.stop();
     let (recorder, captured) = extraction_thread
         .join()
-        .map_err(|_| anyhow::anyhow!("the extraction thread panicked"))?;
+        .map_err(|_| crate::exit::runtime("the extraction thread panicked"))?;
     let outcome = writer_thread
         .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
+        .map_err(|_| crate::exit::runtime("the writer thread panicked"))??;
     drop(server);
-    captured.map_err(classified)?;
+    captured?;
     totals.update(&interfaces);
     let summary = Summary::new(
         &recorder,
@@ -1589,19 +1390,6 @@ fn run_live(args: Args) -> anyhow::Result<Status> {
     );
     summary.print_live(&args, &totals, recorder.frames, started.elapsed())?;
     Ok(Status::Success)
-}
-
-/// A stage error that `exit::classify` sees with its own status (bad input → 2), whether or not
-/// the stage is known to `cmd::classify_stage_error`.
-pub(crate) fn classified<E>(e: E) -> anyhow::Error
-where
-    E: Classify + std::error::Error + Send + Sync + 'static,
-{
-    if e.status() == Status::BadInput {
-        BadInput(e.to_string()).into()
-    } else {
-        e.into()
-    }
 }
 
 /// Capture figures summed over the interfaces (for stats lines and totals).
@@ -1843,7 +1631,7 @@ impl Summary {
         args: &Args,
         source: &OfflineSource,
         took: Duration,
-    ) -> anyhow::Result<()> {
+    ) -> crate::exit::Result<()> {
         let secs = took.as_secs_f64();
         let mut lines = vec![format!(
             "read {} packets ({}) from {} file{} in {:.2} s ({:.0} MB/s)",
@@ -1891,7 +1679,7 @@ impl Summary {
         totals: &InterfaceTotals,
         recorder_frames: u64,
         took: Duration,
-    ) -> anyhow::Result<()> {
+    ) -> crate::exit::Result<()> {
         let secs = took.as_secs_f64();
         let mut lines = vec![format!(
             "captured {} packets ({}) on {} in {:.1} s; drops: {} kernel, {} interface, {} queue",
@@ -1969,15 +1757,6 @@ mod tests {
             })
             .count();
         assert!((1_800..2_200).contains(&kept), "{kept}");
-    }
-
-    #[test]
-    fn percentages_parse() {
-        assert_eq!(parse_percent("10"), Ok(10.0));
-        assert_eq!(parse_percent("2.5%"), Ok(2.5));
-        assert!(parse_percent("0").is_err());
-        assert!(parse_percent("101").is_err());
-        assert!(parse_percent("lots").is_err());
     }
 
     #[test]

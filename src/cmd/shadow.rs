@@ -11,27 +11,24 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use crate::cli::shadow::Args;
+use crate::exit::Context;
 
 use crate::capture::live::LiveError;
-use crate::cli::{JsonArg, JudgeFlags, TargetFlags, parse_duration, parse_size};
 use crate::cmd::record::{
-    BufferFlags, Capture, CaptureFlags, InterfaceTotals, LiveFlags, LiveStart, Output, Recorder,
-    classified, extract_live, host_name, human_bytes, live_filter, new_run_id, now_ns,
-    parse_percent, watch,
+    Capture, CaptureFlags, InterfaceTotals, LiveStart, Output, Recorder, extract_live, host_name,
+    human_bytes, live_filter, new_run_id, now_ns, watch,
 };
 use crate::compare::endpoint::Templater;
-use crate::compare::{GATES_HELP, TextOptions, Thresholds, parse_gates};
+use crate::compare::{TextOptions, Thresholds, parse_gates};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::{Status, usage};
-use crate::filter::{Filter, FilterArgs};
+use crate::filter::Filter;
 use crate::metrics::{Metric, Show, StatsLine};
-use crate::redact::RedactArgs;
 use crate::replay::client::{ConnCtx, Epoch, Live};
 use crate::replay::stats::{Stats, errors_json, status_json};
 use crate::replay::{PlanConfig, Rewrites, Shard, Targets, target};
@@ -41,162 +38,6 @@ use crate::shadow::filter::{check_not_production, exclude_targets};
 use crate::shadow::sink::{
     self, SinkConfig, SinkOutcome, SinkShared, StagingFigures, Window, WindowGauges,
 };
-
-const AFTER_HELP: &str = "\
-Examples:
-  sudo reel shadow --interface eth0 --port 80 --target http://staging.internal:8080
-  sudo reel shadow -i any --port 8080 --target http://10.0.3.7:8080 --sample 10 --user reel \\
-      --metrics-addr 127.0.0.1:9188 --stats-interval 30s
-  sudo reel shadow -i eth0 --port 80 --target http://staging:8080 --multiply 3 --duration 10m
-  sudo reel shadow -i eth0 --port 80 --target http://candidate:8080 --duration 30m \\
-      --fail-if 'p99 > 1.25x' --fail-if 'error-rate > 0.5%' --results shadow.reel --report shadow.html
-  sudo reel shadow -i eth0 --port 80 --target-map api.example.com=http://api-staging:8080 \\
-      --target-map img.example.com=http://img-staging:8080 --read-only --redact-default
-
-Each request is sent to staging the moment it is framed from the capture, over a staging
-connection that mirrors its production connection (keep-alive, in order). Nothing waits for
-staging: when it falls behind, shadow requests are dropped and counted by reason (queue_full,
-connection_busy, max_connections, connect, stopped) and the capture goes on. reel's own
-connections to the targets are kept out of the capture by its BPF filter.
-
-Staging latency is measured from the moment the request was framed; production's (first request
-byte to first response byte) comes from the capture. SIGINT/SIGTERM (or --duration, --limit) stop
-the capture; shadow requests still queued or in flight get --timeout to finish; the final figures
-are printed and the gates judged. Exit status: 0 done (every gate holds), 1 a --fail-if gate
-failed, 2 bad flag or gate expression, 3 runtime failure (capture device, results log).";
-
-/// The help text after the flags: examples, then the gate grammar.
-fn after_help() -> String {
-    format!("{AFTER_HELP}\n\n{GATES_HELP}")
-}
-
-/// Arguments of `reel shadow`.
-#[derive(Debug, clap::Args)]
-#[command(after_help = after_help())]
-pub struct Args {
-    /// Capture on this network device (repeatable; `any` for all devices). Needs root, or
-    /// cap_net_raw,cap_net_admin on the binary.
-    ///
-    /// Example: --interface eth0
-    #[arg(long = "interface", short = 'i', value_name = "NAME", required = true)]
-    pub interfaces: Vec<String>,
-
-    /// Production's server port (repeatable): the requests sent to it are shadowed.
-    ///
-    /// Example: --port 80
-    #[arg(long = "port", value_name = "N", required = true)]
-    pub ports: Vec<u16>,
-
-    /// More BPF for the capture, combined with `tcp`, the ports and the exclusion of the targets.
-    ///
-    /// Example: --filter 'not net 10.9.0.0/16'
-    #[arg(long, value_name = "BPF")]
-    pub filter: Option<String>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub targets: TargetFlags,
-
-    /// Shadow even to a target that is this host on a captured port.
-    #[arg(long)]
-    pub allow_production_target: bool,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub select: FilterArgs,
-
-    /// Shadow this percentage of production connections, whole (by the fixed hash of their
-    /// endpoints `record --sample` uses), e.g. 10 or 2.5%.
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
-    pub sample: Option<f64>,
-
-    /// Send each request N times, each copy over its own staging connection (load tests).
-    ///
-    /// Example: --multiply 3
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub multiply: u32,
-
-    /// Staging connections open at once; at the cap the least recently used idle one is closed,
-    /// and a request that needs a new one while all are busy is dropped (max_connections).
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub max_connections: usize,
-
-    /// Shadow requests queued or awaiting an answer on one staging connection; beyond it they are
-    /// dropped (connection_busy).
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    pub max_inflight: usize,
-
-    /// Shadow requests queued or awaiting an answer, all connections together; beyond it they
-    /// are dropped (queue_full).
-    #[arg(long, value_name = "N", default_value_t = 8192)]
-    pub max_pending: usize,
-
-    /// Bytes of those requests at most; beyond it they are dropped (queue_full).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "32MiB")]
-    pub pending_memory: u64,
-
-    /// Time allowed to open a staging connection (TCP and TLS); a failure drops the requests that
-    /// needed it (connect) and counts as their error.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
-    pub connect_timeout: Duration,
-
-    /// Time allowed from a shadow request's first byte written to the end of its answer (a
-    /// timeout counts as this latency, and as an error); also the grace given at exit to what is
-    /// still queued or in flight.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
-    pub timeout: Duration,
-
-    /// Threads running staging connections.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub io_threads: usize,
-
-    /// Stop after N requests captured (their shadow requests still finish).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u64>,
-
-    /// Stop after this long (wall time), e.g. 10m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-
-    /// Print a line of figures on stderr this often (0 for none): capture, shadowing and drops,
-    /// and production against staging over the interval (status mix, latency).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
-    pub stats_interval: Duration,
-
-    /// Write one result record per shadow request answered or failed (staging's status, times,
-    /// bytes, error, with production's status and latency) to this log.
-    ///
-    /// Example: --results shadow.reel
-    #[arg(long, value_name = "FILE.reel")]
-    pub results: Option<PathBuf>,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub judge: JudgeFlags,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub live: LiveFlags,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub buffers: BufferFlags,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub redact: RedactArgs,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub json: JsonArg,
-}
-
-impl Args {
-    /// True when the run keeps a per-endpoint comparison.
-    pub fn compares(&self) -> bool {
-        self.judge.wanted() || self.targets.baseline_target.is_some()
-    }
-}
 
 /// Bytes of each staging answer's body kept in results (after the whole head).
 const KEEP_BODY: usize = 1024;
@@ -218,7 +59,7 @@ struct Setup {
 }
 
 /// Validates the flags (errors name the flag, exit 2) and resolves the targets.
-fn setup(args: &Args) -> anyhow::Result<Setup> {
+fn setup(args: &Args) -> crate::exit::Result<Setup> {
     let mut targets = Targets::new(args.targets.target.as_deref(), &args.targets.target_map)
         .map_err(|(flag, problem)| usage(flag, problem))?;
     if let Some(url) = &args.targets.baseline_target {
@@ -282,7 +123,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         .flat_map(|t| t.addrs.iter().map(|a| (t.url.clone(), *a)))
         .collect();
     if !args.allow_production_target {
-        check_not_production(&addrs, &args.ports).map_err(classified)?;
+        check_not_production(&addrs, &args.ports)?;
     }
     let endpoints: Vec<_> = addrs.iter().map(|(_, a)| *a).collect();
     let bpf = exclude_targets(
@@ -355,7 +196,7 @@ fn open_results(
     path: &std::path::Path,
     args: &Args,
     setup: &Setup,
-) -> anyhow::Result<crate::log::Writer> {
+) -> crate::exit::Result<crate::log::Writer> {
     let mut w = crate::log::create(path, crate::log::CreateOptions::default())?;
     let mut notes = setup.capture.notes.clone();
     notes.push(format!(
@@ -390,7 +231,7 @@ fn open_results(
 }
 
 /// Runs `reel shadow`.
-pub fn run(args: Args) -> anyhow::Result<Status> {
+pub fn run(args: Args) -> crate::exit::Result<Status> {
     let started = Instant::now();
     let gates = parse_gates(&args.judge.fail_if)?;
     let setup = setup(&args)?;
@@ -468,9 +309,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     );
     let pending = dispatcher.pending();
 
-    let mut source = capture
-        .start(interfaces.iter().map(|(_, c)| c.clone()).collect())
-        .map_err(classified)?;
+    let mut source = capture.start(interfaces.iter().map(|(_, c)| c.clone()).collect())?;
     let stopper = source.stopper();
     let mut recorder = Recorder::new(
         setup.capture,
@@ -561,7 +400,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     runtime.shutdown_timeout(Duration::from_millis(100));
     let outcome = sink.join().map_err(|_| ShadowError::Panicked("sink"))?;
     drop(server);
-    captured.map_err(classified)?;
+    captured?;
     let stopped = figures.dispatched.get().saturating_sub(outcome.outcomes);
     figures.dropped(DropReason::Stopped).add(stopped);
     totals.update(&interfaces);
@@ -597,7 +436,7 @@ fn finish(
     figures: &Figures,
     totals: &InterfaceTotals,
     started: Instant,
-) -> anyhow::Result<Status> {
+) -> crate::exit::Result<Status> {
     if let Some(e) = outcome.failure.take() {
         return Err(e.into());
     }
@@ -968,10 +807,10 @@ mod tests {
     use crate::exit::flag_of;
     use clap::Parser;
 
-    fn parse(extra: &[&str]) -> anyhow::Result<Setup> {
+    fn parse(extra: &[&str]) -> crate::exit::Result<Setup> {
         let mut argv = vec!["reel", "shadow", "-i", "lo", "--port", "8080"];
         argv.extend_from_slice(extra);
-        let cli = crate::cli::Cli::try_parse_from(argv).map_err(anyhow::Error::from)?;
+        let cli = crate::cli::Cli::try_parse_from(argv).map_err(crate::exit::Error::from)?;
         match cli.command {
             crate::cli::Command::Shadow(a) => setup(&a),
             _ => unreachable!(),

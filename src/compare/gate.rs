@@ -313,6 +313,13 @@ impl Classify for GateError {
     }
 }
 
+/// What is wrong in a gate expression: the user's to fix.
+impl Classify for GateProblem {
+    fn status(&self) -> Status {
+        Status::BadInput
+    }
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-'
 }

@@ -821,6 +821,15 @@ pub enum OpenError {
     Name(#[from] RotateError),
 }
 
+impl Classify for OpenError {
+    fn status(&self) -> Status {
+        match self {
+            OpenError::Log(e) => e.status(),
+            OpenError::Name(e) => e.status(),
+        }
+    }
+}
+
 fn ns_since_epoch(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)

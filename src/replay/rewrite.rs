@@ -9,7 +9,11 @@
 use bytes::{Bytes, BytesMut};
 use regex::bytes::Regex;
 
-use crate::exit::usage;
+use crate::exit::UsageError;
+
+fn usage(flag: &str, problem: impl Into<String>) -> UsageError {
+    UsageError::new(flag, problem)
+}
 
 /// The rewrites of a run, validated.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +42,7 @@ impl Rewrites {
         set: &[String],
         remove: &[String],
         url: &[String],
-    ) -> anyhow::Result<Rewrites> {
+    ) -> Result<Rewrites, UsageError> {
         let mut r = Rewrites {
             host,
             ..Rewrites::default()

@@ -1,14 +1,27 @@
-//! The command line as the user typed it (clap derive). Each subcommand's arguments live next to
-//! the code that runs it, in `cmd/<name>.rs`; validation into a config happens there, naming the flag.
+//! The command line as the user typed it (clap derive): the subcommands, each one's arguments in
+//! `cli/<name>.rs`, and the flag groups several commands share. Validation into the stages'
+//! configs names the flag. `cli` imports the stages' config types and never `cmd`, which runs
+//! what it defines.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::cmd;
 use crate::compare::endpoint::EndpointRule;
+use crate::exit::Context;
+
+pub mod cat;
+pub mod compare;
+pub mod completions;
+pub mod demo;
+pub mod import;
+pub mod inspect;
+pub mod man;
+pub mod merge;
+pub mod record;
+pub mod replay;
+pub mod shadow;
 
 /// Record real HTTP traffic in production, replay it against staging, compare.
 #[derive(Debug, Parser)]
@@ -27,29 +40,29 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Record HTTP exchanges from pcap/pcapng files or live network devices into .reel logs.
-    Record(Box<cmd::record::Args>),
+    Record(Box<record::Args>),
     /// Summarise .reel logs: time span, requests, responses, connections, endpoints, status mix.
-    Inspect(cmd::inspect::Args),
+    Inspect(inspect::Args),
     /// Print the records of .reel logs as JSON lines, raw HTTP, or GoReplay's format.
-    Cat(cmd::cat::Args),
+    Cat(cat::Args),
     /// Convert a GoReplay .gor file (plain or gzip) into a .reel log.
-    Import(cmd::import::Args),
+    Import(import::Args),
     /// Merge several .reel logs into one, ordered by time, connection ids kept unique.
-    Merge(cmd::merge::Args),
+    Merge(merge::Args),
     /// Compare replay results with production (or a baseline run): per endpoint, with gates.
-    Compare(cmd::compare::Args),
+    Compare(compare::Args),
     /// Print a shell completion script.
-    Completions(cmd::completions::Args),
+    Completions(completions::Args),
     /// Print the man page (roff) to stdout.
-    Man(cmd::man::Args),
+    Man(man::Args),
     /// Replay a log against staging: faithful bytes, recorded or fixed pace, honest latency.
-    Replay(Box<cmd::replay::Args>),
+    Replay(Box<replay::Args>),
     /// Mirror live production traffic to staging as it happens: capture and replay in one
     /// process, never waiting on staging (what it cannot take is dropped and counted).
-    Shadow(Box<cmd::shadow::Args>),
+    Shadow(Box<shadow::Args>),
     /// Run the whole loop on this machine: a sample capture replayed against two releases of a
     /// built-in staging shop on loopback, compared with gates, an HTML report written.
-    Demo(cmd::demo::Args),
+    Demo(demo::Args),
 }
 
 /// `--json[=PATH]`: the summary as JSON, to stdout (human text then goes to stderr) or to PATH.
@@ -73,7 +86,7 @@ impl JsonArg {
     }
 
     /// Writes `value` where `--json` asked for it; does nothing without `--json`.
-    pub fn emit(&self, value: &serde_json::Value) -> anyhow::Result<()> {
+    pub fn emit(&self, value: &serde_json::Value) -> crate::exit::Result<()> {
         let Some(path) = &self.json else {
             return Ok(());
         };
