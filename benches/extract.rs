@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reel::capture::{Frame, OfflineSource};
-use reel::extract::{Extraction, ExtractionConfig};
+use reel::record::extraction::{Extraction, ExtractionConfig};
 
 struct Owned {
     ts_ns: u64,

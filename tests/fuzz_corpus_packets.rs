@@ -12,7 +12,7 @@ fn packets_seeds() {
         let path = entry.path();
         if path.is_file() {
             println!("{}", path.display());
-            reel::extract::fuzz_packets(&fs::read(&path).expect("seed file"));
+            reel::record::extraction::fuzz_packets(&fs::read(&path).expect("seed file"));
             seeds += 1;
         }
     }
@@ -26,5 +26,5 @@ fn packets_seeds() {
 fn regression_reordered_message_last_byte_time() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus/packets/regression-reordered-message-last-byte-time");
-    reel::extract::fuzz_packets(&fs::read(path).expect("seed file"));
+    reel::record::extraction::fuzz_packets(&fs::read(path).expect("seed file"));
 }

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use reel::capture::OfflineSource;
 use reel::exchange::Record;
-use reel::extract::{Extraction, ExtractionConfig};
 use reel::http::framing::RequestHead;
+use reel::record::extraction::{Extraction, ExtractionConfig};
 use reel::tcp::TcpConfig;
 
 /// Who is wrong, or why nobody is, when reel and tshark differ.

@@ -14,7 +14,7 @@ use common::pcapfile::{
 };
 use common::repo;
 use reel::exchange::Record;
-use reel::extract::ExtractionConfig;
+use reel::record::extraction::ExtractionConfig;
 
 /// What must survive a rewrite: who asked what, what came back, byte for byte, and the latency.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

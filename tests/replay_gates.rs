@@ -22,7 +22,7 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
 use reel::exchange::Counters;
-use reel::extract::{Extraction, ExtractionConfig};
+use reel::record::extraction::{Extraction, ExtractionConfig};
 use serde_json::Value;
 
 use replay_support::{read_results, replay, tempdir};

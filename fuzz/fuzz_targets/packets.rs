@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    reel::extract::fuzz_packets(data);
+    reel::record::extraction::fuzz_packets(data);
 });

@@ -29,12 +29,12 @@ use crate::capture::live::{
 use crate::capture::{Frame, OfflineSource, linktype};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::{Status, usage};
-use crate::extract::{Extraction, ExtractionConfig};
 use crate::filter::{Filter, FilterArgs};
 use crate::http::ExtractConfig;
 use crate::log::WriterConfig;
-use crate::log::rotate::{FinishedFile, OutputFlags, OutputPlan, RotatingWriter};
+use crate::log::rotate::{FinishedFile, OutputPlan, OutputSpec, RotatingWriter};
 use crate::metrics::{self, Kind, Metric, Ready, Registry, Show, StatsLine};
+use crate::record::extraction::{Extraction, ExtractionConfig};
 use crate::redact::{RedactArgs, Redactor};
 use crate::tcp::TcpConfig;
 
@@ -772,7 +772,7 @@ fn common(args: &Args, live: bool) -> crate::exit::Result<Common> {
     if args.limit == Some(0) {
         return Err(usage("--limit", "must be at least 1"));
     }
-    let plan = OutputPlan::new(&OutputFlags {
+    let plan = OutputPlan::new(&OutputSpec {
         output: args.output.clone(),
         rotate_size: args.rotate_size,
         rotate_interval: args.rotate_interval,

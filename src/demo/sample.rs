@@ -11,8 +11,8 @@ use std::path::Path;
 
 use crate::capture::Frame;
 use crate::exchange::{Counters, Meta, Record};
-use crate::extract::{Extraction, ExtractionConfig};
 use crate::http::ExtractConfig;
+use crate::record::extraction::{Extraction, ExtractionConfig};
 
 use super::DemoError;
 

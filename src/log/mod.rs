@@ -23,7 +23,7 @@ use std::path::Path;
 pub use dedup::{MAX_BODY as DEDUP_MAX_BODY, MIN_BODY as DEDUP_MIN_BODY, WINDOW_BYTES};
 pub use format::{FileHeader, MAX_RAW_LEN, crc32c};
 pub use reader::{ReadStats, Reader, open};
-pub use writer::{CreateOptions, Writer, WriterConfig, WriterStats, create};
+pub use writer::{CreateOptions, Writer, WriterConfig, WriterStats, create, is_stream};
 
 use crate::exit::{Classify, Status};
 

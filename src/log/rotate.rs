@@ -130,9 +130,9 @@ pub struct OutputPlan {
     append: bool,
 }
 
-/// The output flags as typed.
+/// What the output flags asked for, before validation.
 #[derive(Debug, Clone, Default)]
-pub struct OutputFlags {
+pub struct OutputSpec {
     /// `--output`.
     pub output: PathBuf,
     /// `--rotate-size`.
@@ -151,7 +151,7 @@ pub struct OutputFlags {
 
 impl OutputPlan {
     /// Validates the output flags; errors name the flag.
-    pub fn new(flags: &OutputFlags) -> Result<OutputPlan, RotateError> {
+    pub fn new(flags: &OutputSpec) -> Result<OutputPlan, RotateError> {
         let text = flags.output.to_string_lossy().into_owned();
         let name = flags
             .output
@@ -841,7 +841,7 @@ mod tests {
     use chrono::NaiveDate;
 
     fn plan(output: &str) -> Result<OutputPlan, RotateError> {
-        OutputPlan::new(&OutputFlags {
+        OutputPlan::new(&OutputSpec {
             output: output.into(),
             ..Default::default()
         })
@@ -900,8 +900,8 @@ mod tests {
 
     #[test]
     fn flags_that_need_one_file_or_several_are_refused() {
-        let flags = |output: &str, f: fn(&mut OutputFlags)| {
-            let mut o = OutputFlags {
+        let flags = |output: &str, f: fn(&mut OutputSpec)| {
+            let mut o = OutputSpec {
                 output: output.into(),
                 ..Default::default()
             };
@@ -970,7 +970,7 @@ mod tests {
     #[test]
     fn rotation_never_collides_and_retention_keeps_the_newest() {
         let dir = tempfile::tempdir().unwrap();
-        let flags = OutputFlags {
+        let flags = OutputSpec {
             output: dir.path().join("cap.reel"),
             rotate_size: Some(1),
             retain_files: Some(2),
@@ -1023,7 +1023,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("one.reel");
         std::fs::write(&path, b"x").unwrap();
-        let flags = OutputFlags {
+        let flags = OutputSpec {
             output: path.clone(),
             ..Default::default()
         };
@@ -1035,7 +1035,7 @@ mod tests {
     #[test]
     fn a_deleted_file_is_found_by_its_link_count_and_replaced_under_the_next_name() {
         let dir = tempfile::tempdir().unwrap();
-        let flags = OutputFlags {
+        let flags = OutputSpec {
             output: dir.path().join("one.reel"),
             ..Default::default()
         };
@@ -1089,7 +1089,7 @@ mod tests {
     #[test]
     fn a_file_deleted_after_its_hand_over_is_left_without_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let flags = OutputFlags {
+        let flags = OutputSpec {
             output: dir.path().join("r.reel"),
             rotate_size: Some(1),
             ..Default::default()

@@ -22,8 +22,8 @@ impl Stop {
     pub fn on_signals(second: &'static str) -> Result<Stop, RuntimeError> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let stop = Stop::new();
-        let mut signals =
-            signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(RuntimeError::Signals)?;
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .map_err(RuntimeError::Signals)?;
         let flag = stop.0.clone();
         std::thread::Builder::new()
             .name("reel-signals".into())

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use reel::capture::Frame;
 use reel::exchange::Record;
-use reel::extract::{Extraction, ExtractionConfig};
+use reel::record::extraction::{Extraction, ExtractionConfig};
 
 /// One captured frame, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]

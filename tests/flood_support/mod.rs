@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use reel::capture::{Frame, TcpFlags, linktype};
 use reel::exchange::{Record, Truncation};
-use reel::extract::{Extraction, ExtractionConfig};
 use reel::http::ExtractConfig;
+use reel::record::extraction::{Extraction, ExtractionConfig};
 use reel::tcp::TcpConfig;
 
 /// The memory limits a flood runs under (what `record`'s flags set).

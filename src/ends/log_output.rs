@@ -1,0 +1,79 @@
+//! Where a command's `.reel` output goes, validated from the output flags (`cli::OutputFlags`):
+//! stdout, one file, or a set rotated by size and time — and the sink that writes it.
+
+use super::reel_out::{FileOptions, LogSink};
+use super::rotating::{self, RotatingSink};
+use super::{EndError, Output, Sink};
+use crate::exchange::Meta;
+use crate::log::WriterConfig;
+use crate::log::rotate::OutputPlan;
+
+/// A validated log output.
+#[derive(Debug, Clone)]
+pub struct LogOutput {
+    /// `-` or the path (pattern) given.
+    pub target: Output,
+    /// The file rules and rotation of a path (`None` for stdout).
+    pub plan: Option<OutputPlan>,
+    /// How blocks are built (`--zstd-level`).
+    pub writer: WriterConfig,
+    /// `--force`.
+    pub force: bool,
+    /// `--append`.
+    pub append: bool,
+}
+
+impl LogOutput {
+    /// True when the log goes to stdout (human output then goes to stderr).
+    pub fn is_stdout(&self) -> bool {
+        self.target.is_stdout()
+    }
+
+    /// True when the output may become several files.
+    pub fn rotates(&self) -> bool {
+        self.plan.as_ref().is_some_and(|p| !p.is_single())
+    }
+
+    /// Opens the output of a recording run, `meta` first in each file: the files of the plan
+    /// (one fixed name included: each file's closing record then carries its `file.*` counts),
+    /// or stdout.
+    pub fn open_run(&self, meta: Meta) -> Result<Box<dyn Sink + Send>, EndError> {
+        match &self.plan {
+            Some(plan) => Ok(Box::new(self.rotating(plan, meta)?)),
+            None => Ok(Box::new(LogSink::stdout(self.writer.clone())?.begin(meta)?)),
+        }
+    }
+
+    /// Opens the output of a conversion (`import`, `merge`), `meta` first: one file as it is
+    /// (its closing record is the counters given), a rotated set when rotation was asked for,
+    /// or stdout.
+    pub fn open_copy(&self, meta: Meta) -> Result<Box<dyn Sink + Send>, EndError> {
+        match &self.plan {
+            Some(plan) if !plan.is_single() => Ok(Box::new(self.rotating(plan, meta)?)),
+            Some(_) => {
+                let Output::Path(path) = &self.target else {
+                    return Err(EndError::Closed(self.target.to_string()));
+                };
+                let sink = LogSink::create(
+                    path,
+                    FileOptions {
+                        force: self.force,
+                        append: self.append,
+                        config: self.writer.clone(),
+                    },
+                )?;
+                Ok(Box::new(sink.begin(meta)?))
+            }
+            None => Ok(Box::new(LogSink::stdout(self.writer.clone())?.begin(meta)?)),
+        }
+    }
+
+    /// The rotating sink of the plan, its first file open.
+    pub fn rotating(&self, plan: &OutputPlan, meta: Meta) -> Result<RotatingSink, EndError> {
+        RotatingSink::open(
+            plan.clone(),
+            rotating::writer_config(plan, self.writer.clone()),
+            meta,
+        )
+    }
+}
