@@ -20,7 +20,7 @@ pub enum Format {
   reel cat prod.reel --format http | less
   reel cat prod.reel --format gor > prod.gor")]
 pub struct Args {
-    /// The .reel logs to print (several are merged by time).
+    /// The .reel logs to print (several are merged by time; `-` reads one from stdin).
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 

@@ -11,7 +11,7 @@ use crate::compare::endpoint::EndpointRule;
   reel inspect prod.reel
   reel inspect prod-*.reel --json | jq .requests")]
 pub struct Args {
-    /// The .reel logs to summarise (together, as one body of traffic).
+    /// The .reel logs to summarise (together, as one body of traffic; `-` reads one from stdin).
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 

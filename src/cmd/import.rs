@@ -1,49 +1,56 @@
-//! `reel import`: a GoReplay `.gor` file (plain or gzip) into a `.reel` log.
+//! `reel import`: wiring only — a GoReplay source (a `.gor` file, plain or gzip, or `-` for
+//! stdin) pumped into a `.reel` log sink (a file, or `-` for stdout); the counts on stderr.
 
 use crate::cli::import::Args;
-use crate::exit::Context;
-
-use crate::cmd::record::now_ns;
+use crate::ends::gor::GorSource;
+use crate::ends::reel_out::{FileOptions, LogSink};
+use crate::ends::{Input, Output, Sink, Source, pump};
 use crate::exchange::{Counters, Meta, Record};
-use crate::exit::Status;
+use crate::exit::{Context, Status, usage};
 use crate::log::WriterConfig;
-use crate::log::gor::{GorImporter, GorReader};
+use crate::runtime::now_ns;
 
 /// Runs `reel import`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
-    let mut reader = GorReader::open(&args.input)?;
-    let mut writer =
-        crate::cmd::create_output(&args.output, args.force, false, WriterConfig::default())?;
-    writer.write(&Record::Meta(Meta {
-        sources: vec![args.input.display().to_string()],
+    let input = Input::new(&args.input);
+    let output = Output::new(&args.output);
+    if output.is_stdout() && args.json.on_stdout() {
+        return Err(usage(
+            "--json",
+            "stdout carries the log (-o -): give --json a PATH",
+        ));
+    }
+    let mut source = GorSource::open(&input)?;
+    let sink = match &output {
+        Output::Stdout => LogSink::stdout(WriterConfig::default())?,
+        Output::Path(path) => LogSink::create(
+            path,
+            FileOptions {
+                force: args.force,
+                ..FileOptions::default()
+            },
+        )?,
+    };
+    let mut sink = sink.begin(Meta {
+        sources: vec![input.to_string()],
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         start_ns: now_ns(),
         command: "import".to_string(),
         ..Meta::default()
-    }))?;
-    let mut importer = GorImporter::new();
+    })?;
     let mut counts = [0u64; 6];
-    let result = (|| -> crate::exit::Result<()> {
-        while let Some(g) = reader.next_record()? {
-            let record = importer.convert(&g);
-            let slot = match &record {
-                Record::Request(_) => 0,
-                Record::Response(_) => 1,
-                Record::Interim(_) => 2,
-                Record::Orphan(_) => 3,
-                Record::Result(_) => 4,
-                _ => 5,
-            };
-            counts[slot] += 1;
-            writer.write(&record)?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = writer.abort();
-        return Err(e);
-    }
-    let gor = reader.stats();
+    let moved = pump(&mut source, &mut sink, |record| {
+        let slot = match record {
+            Record::Request(_) => 0,
+            Record::Response(_) => 1,
+            Record::Interim(_) => 2,
+            Record::Orphan(_) => 3,
+            Record::Result(_) => 4,
+            _ => 5,
+        };
+        counts[slot] += 1;
+    })?;
+    let gor = source.stats();
     let names = [
         "requests",
         "responses",
@@ -59,12 +66,17 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         .collect();
     values.push(("gor.records".into(), gor.records));
     values.push(("gor.malformed".into(), gor.malformed));
-    let stats = writer
+    let written = sink
         .finish(Counters {
             end_ns: now_ns(),
             values: values.clone(),
         })
-        .with_context(|| args.output.display().to_string())?;
+        .with_context(|| output.to_string())?;
+    source.ack(moved)?;
+    let output_name = match &output {
+        Output::Stdout => output.to_string(),
+        Output::Path(p) => p.display().to_string(),
+    };
     eprintln!(
         "imported {} GoReplay records ({} malformed, skipped): {} requests, {} responses, {} interim, {} orphans, {} replayed; wrote {} ({} bytes)",
         gor.records,
@@ -74,13 +86,13 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         counts[2],
         counts[3],
         counts[4],
-        args.output.display(),
-        stats.file_bytes
+        output_name,
+        written.file_bytes()
     );
     let mut json: serde_json::Map<String, serde_json::Value> =
         values.into_iter().map(|(k, v)| (k, v.into())).collect();
-    json.insert("output".into(), args.output.display().to_string().into());
-    json.insert("file_bytes".into(), stats.file_bytes.into());
+    json.insert("output".into(), output_name.into());
+    json.insert("file_bytes".into(), written.file_bytes().into());
     args.json.emit(&serde_json::Value::Object(json))?;
     Ok(Status::Success)
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::cmd::record::human_bytes;
 use crate::compare::endpoint::Templater;
+use crate::ends::{Input, reel_file, stdin};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::Status;
 use crate::http::framing::RequestHead;
@@ -94,8 +95,20 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let templater = Templater::new(args.endpoint_rules.clone());
     let mut totals = Totals::default();
     let mut files = Vec::new();
-    for path in &args.files {
-        let mut reader = crate::log::open(path)?;
+    // Each log is read to its end before the next is opened (`-` is stdin; a directory stands
+    // for its rotated files).
+    let mut logs = Vec::new();
+    for input in Input::list(&args.files)? {
+        match input {
+            Input::Stdin => logs.push(None),
+            Input::Path(p) => logs.extend(reel_file::files_of(&p)?.into_iter().map(Some)),
+        }
+    }
+    for log in logs {
+        let (path, mut reader) = match log {
+            None => (stdin::NAME.to_string(), stdin::open_log()?),
+            Some(file) => (file.display().to_string(), reel_file::open(&file)?),
+        };
         let mut meta = None;
         let mut closing = None;
         while let Some(record) = reader.next_record()? {
@@ -155,7 +168,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             }
         }
         files.push(FileFacts {
-            path: path.display().to_string(),
+            path,
             meta,
             closing,
             stats: reader.stats(),

@@ -1,44 +1,60 @@
-//! `reel merge`: several logs into one, ordered by time, connection ids kept unique.
+//! `reel merge`: wiring only — the logs named (`-` is stdin, a directory its rotated files)
+//! merged by time with connection ids kept unique, pumped into one `.reel` log sink (a file, or
+//! `-` for stdout); the summary on stderr.
 
 use crate::cli::merge::Args;
-use crate::cmd::open_merged;
+use crate::ends::reel_out::{FileOptions, LogSink};
+use crate::ends::{Input, Output, Sink, Source, merged, pump};
+use crate::exchange::Counters;
 use crate::exit::{Status, usage};
 use crate::log::WriterConfig;
 
 /// Runs `reel merge`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
+    let output = Output::new(&args.output);
     if args.inputs.iter().any(|i| same_file(i, &args.output)) {
         return Err(usage(
             "--output",
             format!("{} is also an input", args.output.display()),
         ));
     }
-    let mut merged = open_merged(&args.inputs)?;
-    let mut writer =
-        crate::cmd::create_output(&args.output, args.force, false, WriterConfig::default())?;
-    let result = (|| -> crate::exit::Result<()> {
-        while let Some(record) = merged.next_record()? {
-            writer.write(&record)?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = writer.abort();
-        return Err(e);
+    if output.is_stdout() && args.json.on_stdout() {
+        return Err(usage(
+            "--json",
+            "stdout carries the log (-o -): give --json a PATH",
+        ));
     }
-    // The merged stream already ends with a Closing record summing the inputs' counters.
-    let stats = writer.close()?;
-    let skipped: u64 = merged
+    let mut source = merged::open(&Input::list(&args.inputs)?)?;
+    let mut sink = match &output {
+        Output::Stdout => LogSink::stdout(WriterConfig::default())?,
+        Output::Path(path) => LogSink::create(
+            path,
+            FileOptions {
+                force: args.force,
+                ..FileOptions::default()
+            },
+        )?,
+    };
+    let moved = pump(&mut source, &mut sink, |_| {})?;
+    // The merged stream already ends with a Closing record summing the inputs' counters: the
+    // sink writes no second one.
+    let written = sink.finish(Counters::default())?;
+    source.ack(moved)?;
+    let skipped: u64 = source
         .input_stats()
         .iter()
         .map(|(_, s)| s.skipped_blocks)
         .sum();
+    let output_name = match &output {
+        Output::Stdout => output.to_string(),
+        Output::Path(p) => p.display().to_string(),
+    };
     eprintln!(
         "merged {} logs into {}: {} records, {} bytes{}",
         args.inputs.len(),
-        args.output.display(),
-        stats.records,
-        stats.file_bytes,
+        output_name,
+        written.records(),
+        written.file_bytes(),
         if skipped > 0 {
             format!(" ({skipped} corrupt blocks skipped)")
         } else {
@@ -47,10 +63,10 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     );
     args.json.emit(&serde_json::json!({
         "inputs": args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "output": args.output.display().to_string(),
-        "records": stats.records,
-        "file_bytes": stats.file_bytes,
-        "message_bytes": stats.message_bytes,
+        "output": output_name,
+        "records": written.records(),
+        "file_bytes": written.file_bytes(),
+        "message_bytes": written.message_bytes(),
         "skipped_blocks": skipped,
     }))?;
     Ok(Status::Success)
