@@ -46,7 +46,7 @@ fn after_help() -> String {
 #[derive(Debug, clap::Args)]
 #[command(after_help = after_help())]
 pub struct Args {
-    /// Logs to replay (several are merged by time, connection ids kept unique).
+    /// Logs to replay (several are merged by time, connection ids kept unique; `-` reads one from stdin).
     #[arg(required = true, value_name = "LOG.reel")]
     pub inputs: Vec<PathBuf>,
 

@@ -46,31 +46,3 @@ pub fn init_tracing(verbose: bool) {
         .with_target(false)
         .try_init();
 }
-
-/// Opens logs for reading as one stream merged by time (one input is passed through as is).
-pub fn open_merged(paths: &[std::path::PathBuf]) -> crate::exit::Result<crate::log::merge::Merger> {
-    let readers = paths
-        .iter()
-        .map(crate::log::open)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(crate::log::merge::Merger::new(readers)?)
-}
-
-/// Creates an output log under the file rules (`.part`, mode 0600, refusal of an existing name
-/// unless `append`), removing an existing file first when `force`.
-pub fn create_output(
-    path: &std::path::Path,
-    force: bool,
-    append: bool,
-    config: crate::log::WriterConfig,
-) -> crate::exit::Result<crate::log::Writer> {
-    use crate::exit::Context;
-    if force && path.exists() {
-        std::fs::remove_file(path)
-            .with_context(|| format!("{}: cannot replace", path.display()))?;
-    }
-    Ok(crate::log::create(
-        path,
-        crate::log::CreateOptions { append, config },
-    )?)
-}

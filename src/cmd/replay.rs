@@ -57,6 +57,10 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 
 /// Validates the flags into a configuration (errors name the flag, exit 2).
 pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
+    let inputs = crate::ends::Input::list(&args.inputs)?;
+    if args.looping && inputs.iter().any(crate::ends::Input::is_stdin) {
+        return Err(usage("--loop", "stdin (-) can be read only once"));
+    }
     let mut targets = Targets::new(args.targets.target.as_deref(), &args.targets.target_map)
         .map_err(|(flag, problem)| usage(flag, problem))?;
     if let Some(url) = &args.targets.baseline_target {

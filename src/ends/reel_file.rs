@@ -18,13 +18,22 @@ pub type AnyRead = Box<dyn Read + Send>;
 pub type LogReader = Reader<AnyRead>;
 
 /// Opens a log file (not a directory: see [`files_of`]) for reading.
-pub fn open(path: &Path) -> Result<LogReader, EndError> {
+pub fn open(path: &Path) -> Result<LogReader, LogError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|source| LogError::Open {
         path: name.clone(),
         source,
     })?;
-    Ok(Reader::new(Box::new(file) as AnyRead, name)?)
+    Reader::new(Box::new(file) as AnyRead, name)
+}
+
+/// Opens one log a command line names: stdin for `-`, else the file (not a directory: see
+/// [`files_of`]). Stdin is read as a stream, never sought.
+pub fn open_input(input: &super::Input) -> Result<LogReader, LogError> {
+    match input {
+        super::Input::Stdin => super::stdin::open_log(),
+        super::Input::Path(p) => open(p),
+    }
 }
 
 /// The logs a path names: the path itself, or for a directory its finished `.reel` files in

@@ -5,9 +5,8 @@
 
 use std::io::Read;
 
-use super::EndError;
 use super::reel_file::{AnyRead, LogReader};
-use crate::log::Reader;
+use crate::log::{LogError, Reader};
 
 /// What messages call stdin.
 pub const NAME: &str = "stdin";
@@ -18,6 +17,6 @@ pub fn stream() -> AnyRead {
 }
 
 /// Stdin read as a `.reel` log; reads and checks its file header now (waits for it).
-pub fn open_log() -> Result<LogReader, EndError> {
-    Ok(Reader::new(stream(), NAME)?)
+pub fn open_log() -> Result<LogReader, LogError> {
+    Reader::new(stream(), NAME)
 }

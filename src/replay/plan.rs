@@ -223,7 +223,9 @@ pub fn plan(
         stats.iterations = iteration + 1;
         let mut readers = Vec::with_capacity(config.inputs.len());
         for p in &config.inputs {
-            readers.push(crate::log::open(p)?);
+            readers.push(crate::ends::reel_file::open_input(
+                &crate::ends::Input::new(p),
+            )?);
         }
         let mut merger = Merger::new(readers)?;
         let mut join = Join::new(config, iteration, base_offset);
