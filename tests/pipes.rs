@@ -180,3 +180,37 @@ fn stdin_is_read_once_and_json_cannot_share_stdout_with_a_log() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("stdin"), "{err}");
 }
+
+#[test]
+fn record_to_stdout_piped_into_cat_gives_what_the_file_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = record("captures-sample/shop.pcap", &dir.path().join("a.reel"));
+    let expected = output(&["cat", file.to_str().unwrap()]);
+    assert!(expected.len() > 1000, "the log has exchanges");
+    let pcap = repo().join("captures-sample/shop.pcap");
+    let (piped, record_err, _) = pipe(
+        &["record", "--read", pcap.to_str().unwrap(), "-o", "-"],
+        &["cat", "-"],
+    );
+    assert_eq!(piped, expected);
+    assert!(
+        record_err.contains("read "),
+        "the summary is on stderr: {record_err}"
+    );
+
+    let out = reel()
+        .args([
+            "record",
+            "--read",
+            pcap.to_str().unwrap(),
+            "-o",
+            "-",
+            "--rotate-size",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rotate-size"));
+    assert!(out.stdout.is_empty());
+}

@@ -645,16 +645,168 @@ their requests are not in this log (counted in tls_connections / http.tls_conns)
 /// How often the writer checks that its open file was not deleted (one `fstat`).
 const DELETION_CHECK: Duration = Duration::from_secs(1);
 
+/// Where the writer thread writes: the files of the output plan, or one log streamed to stdout
+/// (`-o -`: no `.part`, no rotation; the summary goes to stderr as always).
+enum Dest {
+    Files(RotatingWriter),
+    Stdout {
+        writer: Option<crate::log::Writer<Box<dyn std::io::Write + Send>>>,
+        finished: Vec<FinishedFile>,
+    },
+}
+
+impl Dest {
+    /// The output `plan` names: its files (the first not yet open), or stdout for no plan.
+    fn new(plan: Option<&OutputPlan>) -> crate::exit::Result<Dest> {
+        Ok(match plan {
+            Some(plan) => Dest::Files(RotatingWriter::new(plan.clone(), writer_config(plan))),
+            None => Dest::Stdout {
+                writer: Some(crate::log::Writer::new(
+                    crate::ends::stdout::stream(),
+                    crate::ends::stdout::NAME,
+                    WriterConfig::default(),
+                )?),
+                finished: Vec::new(),
+            },
+        })
+    }
+
+    fn rotates(&self) -> bool {
+        matches!(self, Dest::Files(w) if !w.plan().is_single())
+    }
+
+    fn open(&mut self, now: SystemTime, meta: Meta) -> crate::exit::Result<()> {
+        match self {
+            Dest::Files(w) => {
+                w.open(now, meta)?;
+            }
+            Dest::Stdout { .. } => self.write(&Record::Meta(meta))?,
+        }
+        Ok(())
+    }
+
+    fn apply_retention(&mut self) {
+        if let Dest::Files(w) = self {
+            w.apply_retention();
+        }
+    }
+
+    fn write(&mut self, record: &Record) -> Result<(), crate::log::LogError> {
+        match self {
+            Dest::Files(w) => w.write(record),
+            Dest::Stdout {
+                writer: Some(w), ..
+            } => w.write(record),
+            Dest::Stdout { writer: None, .. } => Ok(()),
+        }
+    }
+
+    fn files_opened(&self) -> u64 {
+        match self {
+            Dest::Files(w) => w.files_opened(),
+            Dest::Stdout { .. } => 1,
+        }
+    }
+
+    fn finish_current(&mut self, counters: Counters) -> Result<(), crate::log::LogError> {
+        match self {
+            Dest::Files(w) => w.finish_current(counters),
+            Dest::Stdout { writer, finished } => {
+                if let Some(w) = writer.take() {
+                    finished.push(FinishedFile {
+                        path: crate::ends::stdout::NAME.into(),
+                        stats: w.finish(counters)?,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn abort(&mut self) -> Result<(), crate::log::LogError> {
+        match self {
+            Dest::Files(w) => w.abort(),
+            Dest::Stdout { writer, .. } => writer.take().map_or(Ok(()), |w| w.abort()),
+        }
+    }
+
+    fn due(&self, now: SystemTime) -> bool {
+        matches!(self, Dest::Files(w) if w.due(now))
+    }
+
+    fn replace_if_deleted(&mut self, now: SystemTime, meta: Meta) -> crate::exit::Result<()> {
+        if let Dest::Files(w) = self {
+            w.replace_if_deleted(now, meta)?;
+        }
+        Ok(())
+    }
+
+    fn flush_if_due(&mut self) -> Result<(), crate::log::LogError> {
+        match self {
+            Dest::Files(w) => w.flush_if_due(),
+            Dest::Stdout {
+                writer: Some(w), ..
+            } => w.flush_if_due(),
+            Dest::Stdout { writer: None, .. } => Ok(()),
+        }
+    }
+
+    fn poll_finished(&mut self) -> Result<usize, crate::log::LogError> {
+        match self {
+            Dest::Files(w) => w.poll_finished(),
+            Dest::Stdout { .. } => Ok(0),
+        }
+    }
+
+    fn wait_finished(&mut self) -> Result<usize, crate::log::LogError> {
+        match self {
+            Dest::Files(w) => w.wait_finished(),
+            Dest::Stdout { finished, .. } => Ok(finished.len()),
+        }
+    }
+
+    fn bytes_written(&self) -> u64 {
+        match self {
+            Dest::Files(w) => w.bytes_written(),
+            Dest::Stdout {
+                writer: Some(w), ..
+            } => w.stats().file_bytes,
+            Dest::Stdout { finished, .. } => finished.iter().map(|f| f.stats.file_bytes).sum(),
+        }
+    }
+
+    fn finished(&self) -> &[FinishedFile] {
+        match self {
+            Dest::Files(w) => w.finished(),
+            Dest::Stdout { finished, .. } => finished,
+        }
+    }
+
+    fn deleted(&self) -> &[std::path::PathBuf] {
+        match self {
+            Dest::Files(w) => w.deleted(),
+            Dest::Stdout { .. } => &[],
+        }
+    }
+
+    fn lost(&self) -> &[crate::log::rotate::LostFile] {
+        match self {
+            Dest::Files(w) => w.lost(),
+            Dest::Stdout { .. } => &[],
+        }
+    }
+}
+
 /// What the writer thread hands back.
 struct WriterOutcome {
-    writer: RotatingWriter,
+    writer: Dest,
     finished: Vec<FinishedFile>,
 }
 
 /// Starts the writer thread: it writes records into the rotating writer (whose first file is
 /// already open), rotates when due, closes blocks on a timer, and finishes the last file.
 fn spawn_writer(
-    mut writer: RotatingWriter,
+    mut writer: Dest,
     meta: Meta,
     run_start: SystemTime,
     figures: Figures,
@@ -674,7 +826,7 @@ fn spawn_writer(
 }
 
 fn writer_loop(
-    writer: &mut RotatingWriter,
+    writer: &mut Dest,
     rx: &Receiver<ToWriter>,
     mut meta: Meta,
     run_start: SystemTime,
@@ -746,9 +898,9 @@ fn writer_loop(
 
 /// The metadata of file `number` of the run (its first record, or a later note): the run's, plus
 /// where the file stands in a rotated run.
-fn file_meta(meta: &Meta, writer: &RotatingWriter, number: u64, run_start: SystemTime) -> Meta {
+fn file_meta(meta: &Meta, writer: &Dest, number: u64, run_start: SystemTime) -> Meta {
     let mut m = meta.clone();
-    if !writer.plan().is_single() {
+    if writer.rotates() {
         let started: chrono::DateTime<chrono::Local> = run_start.into();
         m.notes.insert(
             0,
@@ -764,7 +916,8 @@ fn file_meta(meta: &Meta, writer: &RotatingWriter, number: u64, run_start: Syste
 
 /// The validated output, extraction and selection settings common to both modes.
 struct Common {
-    plan: OutputPlan,
+    /// The files to write; `None` for `-o -` (stdout).
+    plan: Option<OutputPlan>,
     capture: Capture,
 }
 
@@ -772,15 +925,20 @@ fn common(args: &Args, live: bool) -> crate::exit::Result<Common> {
     if args.limit == Some(0) {
         return Err(usage("--limit", "must be at least 1"));
     }
-    let plan = OutputPlan::new(&OutputSpec {
-        output: args.output.clone(),
-        rotate_size: args.rotate_size,
-        rotate_interval: args.rotate_interval,
-        retain_files: args.retain_files,
-        retain_size: args.retain_size,
-        force: args.force,
-        append: args.append,
-    })?;
+    let plan = if crate::ends::Output::new(&args.output).is_stdout() {
+        refuse_with_stdout(args)?;
+        None
+    } else {
+        Some(OutputPlan::new(&OutputSpec {
+            output: args.output.clone(),
+            rotate_size: args.rotate_size,
+            rotate_interval: args.rotate_interval,
+            retain_files: args.retain_files,
+            retain_size: args.retain_size,
+            force: args.force,
+            append: args.append,
+        })?)
+    };
     let capture = Capture::new(
         &CaptureFlags {
             ports: &args.ports,
@@ -792,6 +950,28 @@ fn common(args: &Args, live: bool) -> crate::exit::Result<Common> {
         live,
     )?;
     Ok(Common { plan, capture })
+}
+
+/// `-o -` streams one log to stdout: the flags about files (and JSON on stdout) have no place.
+fn refuse_with_stdout(args: &Args) -> crate::exit::Result<()> {
+    let file_flags = [
+        ("--rotate-size", args.rotate_size.is_some()),
+        ("--rotate-interval", args.rotate_interval.is_some()),
+        ("--retain-files", args.retain_files.is_some()),
+        ("--retain-size", args.retain_size.is_some()),
+        ("--append", args.append),
+        ("--force", args.force),
+    ];
+    if let Some((flag, _)) = file_flags.iter().find(|(_, set)| *set) {
+        return Err(usage(*flag, "has no use with -o - (stdout)"));
+    }
+    if args.json.on_stdout() {
+        return Err(usage(
+            "--json",
+            "stdout carries the log (-o -): give --json a PATH",
+        ));
+    }
+    Ok(())
 }
 
 /// The flags that say what extraction keeps and how (of `record` or `shadow`).
@@ -967,7 +1147,7 @@ fn run_read(args: Args) -> crate::exit::Result<Status> {
     let mut source = OfflineSource::open(&args.read, args.filter.as_deref())?;
     let sources = args.read.iter().map(|p| p.display().to_string()).collect();
     let meta = run_meta(&common, sources, args.filter.clone().unwrap_or_default());
-    let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
+    let mut writer = Dest::new(common.plan.as_ref())?;
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
     writer.open(run_start, first)?;
@@ -1294,7 +1474,7 @@ fn run_live(args: Args) -> crate::exit::Result<Status> {
     )?;
 
     let meta = run_meta(&common, args.interfaces.clone(), bpf);
-    let mut writer = RotatingWriter::new(common.plan.clone(), writer_config(&common.plan));
+    let mut writer = Dest::new(common.plan.as_ref())?;
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
     writer.open(run_start, first)?;
