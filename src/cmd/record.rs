@@ -647,6 +647,10 @@ const DELETION_CHECK: Duration = Duration::from_secs(1);
 
 /// Where the writer thread writes: the files of the output plan, or one log streamed to stdout
 /// (`-o -`: no `.part`, no rotation; the summary goes to stderr as always).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one Dest lives for the whole run; its size is irrelevant"
+)]
 enum Dest {
     Files(RotatingWriter),
     Stdout {

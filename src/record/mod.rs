@@ -1,8 +1,8 @@
 //! The record stage as a library object: a capture source (pcap files, or live devices) →
 //! extraction (decode → TCP reassembly → HTTP framing and pairing) → selection (`--sample`, the
 //! request filters, `--limit`) → redaction → a [`Sink`](crate::ends::Sink) of exchange records.
-//! [`offline::record_files`] and [`live::record_live`] run it and return its figures; `reel
-//! record` maps its flags to a [`CaptureConfig`] and a sink, runs one of them and prints.
+//! [`offline::record_files`] runs it over capture files and returns its figures (live capture
+//! still runs in `cmd/record.rs`, to move here); `reel record` maps its flags to a [`CaptureConfig`] and a sink, runs one of them and prints.
 //!
 //! `record` owns the pipeline from frames to kept records and the threads of a live capture
 //! (capture threads → frame queue → extraction thread → the sink's writer thread); the ends
