@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::exchanges::{assert_matches_access_log, exchanges, read_log};
 use common::{CLIENT_IP, LiveReel, NetPair, Nginx, SERVER_IP, can_use_netns, read_access_log};
 use nix::sys::signal::Signal;
-use reel::cmd::record::sample_keeps;
+use reel::record::sample_keeps;
 
 #[test]
 fn sample_keeps_whole_connections_and_filters_drop_responses_too() {

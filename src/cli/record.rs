@@ -5,8 +5,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{JsonArg, parse_duration, parse_size};
+use crate::capture::live::LiveConfig;
+use crate::ends::Output;
+use crate::ends::log_output::LogOutput;
+use crate::exit::usage;
 use crate::filter::FilterArgs;
+use crate::http::ExtractConfig;
+use crate::log::WriterConfig;
+use crate::log::rotate::{OutputPlan, OutputSpec};
+use crate::record::live::LiveOptions;
+use crate::record::{
+    CaptureConfig, ExtractionConfig, LIVE_MAX_FLOW_MEMORY, LIVE_MAX_MEMORY, READ_MAX_FLOW_MEMORY,
+    READ_MAX_MEMORY, SelectionConfig,
+};
 use crate::redact::RedactArgs;
+use crate::tcp::TcpConfig;
 
 /// Arguments of `reel record`.
 #[derive(Debug, clap::Args)]
@@ -182,6 +195,205 @@ pub struct BufferFlags {
     /// Close connections with no packet for this long (capture time), e.g. 2m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     pub idle_timeout: Duration,
+}
+
+impl Args {
+    /// The output flags, validated: stdout for `-o -` (file flags and `--json` on stdout
+    /// refused, naming the flag), else the file plan (rotation, retention, `--append`/`--force`).
+    pub fn output_config(&self) -> crate::exit::Result<LogOutput> {
+        let target = Output::new(&self.output);
+        let plan = if target.is_stdout() {
+            let file_flags = [
+                ("--rotate-size", self.rotate_size.is_some()),
+                ("--rotate-interval", self.rotate_interval.is_some()),
+                ("--retain-files", self.retain_files.is_some()),
+                ("--retain-size", self.retain_size.is_some()),
+                ("--append", self.append),
+                ("--force", self.force),
+            ];
+            if let Some((flag, _)) = file_flags.iter().find(|(_, set)| *set) {
+                return Err(usage(*flag, "has no use with -o - (stdout)"));
+            }
+            if self.json.on_stdout() {
+                return Err(usage(
+                    "--json",
+                    "stdout carries the log (-o -): give --json a PATH",
+                ));
+            }
+            None
+        } else {
+            Some(OutputPlan::new(&OutputSpec {
+                output: self.output.clone(),
+                rotate_size: self.rotate_size,
+                rotate_interval: self.rotate_interval,
+                retain_files: self.retain_files,
+                retain_size: self.retain_size,
+                force: self.force,
+                append: self.append,
+            })?)
+        };
+        Ok(LogOutput {
+            target,
+            plan,
+            writer: WriterConfig::default(),
+            force: self.force,
+            append: self.append,
+        })
+    }
+
+    /// What extraction keeps and how (`live` picks the live memory defaults); errors name the
+    /// flag.
+    pub fn capture_config(&self, live: bool) -> crate::exit::Result<CaptureConfig> {
+        CaptureFlags {
+            ports: &self.ports,
+            buffers: &self.buffers,
+            sample: self.sample,
+            select: &self.select,
+            redact: &self.redact,
+            limit: self.limit,
+        }
+        .into_config(live)
+    }
+}
+
+impl LiveFlags {
+    /// The live capture of `interfaces` with the BPF filter `bpf`, validated (errors name the
+    /// flag); a second signal prints `second_signal` and exits at once.
+    pub fn into_options(
+        &self,
+        interfaces: &[String],
+        bpf: &str,
+        second_signal: &'static str,
+    ) -> crate::exit::Result<LiveOptions> {
+        if self.snaplen < 96 {
+            return Err(usage(
+                "--snaplen",
+                "must be at least 96 bytes (the headers)",
+            ));
+        }
+        Ok(LiveOptions {
+            capture: LiveConfig {
+                interfaces: interfaces.to_vec(),
+                snaplen: self.snaplen,
+                buffer_bytes: u32::try_from(self.buffer_size).unwrap_or(u32::MAX),
+                promisc: self.promisc,
+                immediate: self.immediate,
+                filter: Some(bpf.to_string()),
+                queue_bytes: usize::try_from(self.queue_memory).unwrap_or(usize::MAX),
+            },
+            metrics_addr: self.metrics_addr.clone(),
+            user: self.user.clone(),
+            second_signal,
+        })
+    }
+}
+
+/// The flags that say what extraction keeps and how (of `record` or `shadow`).
+pub struct CaptureFlags<'a> {
+    /// `--port`.
+    pub ports: &'a [u16],
+    /// `--max-body`, `--max-memory`, `--max-flow-memory`, `--idle-timeout`.
+    pub buffers: &'a BufferFlags,
+    /// `--sample`.
+    pub sample: Option<f64>,
+    /// The request filters.
+    pub select: &'a FilterArgs,
+    /// The redaction flags.
+    pub redact: &'a RedactArgs,
+    /// `--limit`.
+    pub limit: Option<u64>,
+}
+
+impl CaptureFlags<'_> {
+    /// Validates the flags (errors name the flag); `live` picks the live memory defaults. The
+    /// notes say in a log's metadata what selection and redaction do.
+    pub fn into_config(self, live: bool) -> crate::exit::Result<CaptureConfig> {
+        if self.limit == Some(0) {
+            return Err(usage("--limit", "must be at least 1"));
+        }
+        let (max_memory, max_flow) = if live {
+            (LIVE_MAX_MEMORY, LIVE_MAX_FLOW_MEMORY)
+        } else {
+            (READ_MAX_MEMORY, READ_MAX_FLOW_MEMORY)
+        };
+        let b = self.buffers;
+        let extraction = ExtractionConfig {
+            tcp: TcpConfig {
+                idle_timeout_ns: b.idle_timeout.as_nanos() as u64,
+                max_flow_bytes: b.max_flow_memory.unwrap_or(max_flow) as usize,
+                max_total_bytes: b.max_memory.unwrap_or(max_memory) as usize,
+                max_flows: usize::try_from(b.max_flows).unwrap_or(usize::MAX),
+                ..TcpConfig::default()
+            },
+            http: ExtractConfig {
+                server_ports: self.ports.to_vec(),
+                max_body: b.max_body,
+                ..ExtractConfig::default()
+            },
+            ..ExtractionConfig::default()
+        };
+        let mut notes = Vec::new();
+        let mut selection = SelectionConfig::default();
+        if let Some(pct) = self.sample {
+            selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
+            notes.push(format!(
+                "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
+            ));
+        }
+        let s = self.select;
+        let filter = s.build()?;
+        if !filter.is_empty() {
+            let mut names = Vec::new();
+            names.extend(s.methods.iter().map(|m| format!("--method {m}")));
+            if s.read_only {
+                names.push("--read-only".to_string());
+            }
+            names.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
+            names.extend(
+                s.exclude_paths
+                    .iter()
+                    .map(|p| format!("--exclude-path {p:?}")),
+            );
+            names.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
+            notes.push(format!(
+                "requests selected by {}; the others and their responses are left out (counted in select.*)",
+                names.join(" ")
+            ));
+            selection.filter = Some(filter);
+        }
+        let r = self.redact;
+        let redactor = r.build()?;
+        if let Some(redactor) = &redactor {
+            if redactor.random_key() {
+                tracing::warn!(
+                    "no --redact-key-file: a random key is used for this run, so equal secrets hash equal only within it"
+                );
+            }
+            let mut what = Vec::new();
+            if r.default {
+                what.push("Authorization, Proxy-Authorization, cookies".to_string());
+            }
+            for (kind, names) in [
+                ("header", &r.headers),
+                ("cookie", &r.cookies),
+                ("param", &r.params),
+            ] {
+                what.extend(names.iter().map(|n| format!("{kind} {n}")));
+            }
+            notes.push(format!(
+                "values redacted with a keyed hash (key id {}): {}",
+                redactor.key_id(),
+                what.join(", ")
+            ));
+        }
+        Ok(CaptureConfig {
+            extraction,
+            selection,
+            limit: self.limit,
+            redactor,
+            notes,
+        })
+    }
 }
 
 /// Parses `--sample`: a percentage above 0 and at most 100, with or without `%`.

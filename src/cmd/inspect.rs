@@ -8,12 +8,12 @@ use crate::cli::inspect::Args;
 use crate::exit::Context;
 use serde_json::json;
 
-use crate::cmd::record::human_bytes;
 use crate::compare::endpoint::Templater;
 use crate::ends::{Input, reel_file, stdin};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::Status;
 use crate::http::framing::RequestHead;
+use crate::metrics::human_bytes;
 
 /// Most distinct endpoint templates counted; the rest fold into one line.
 const MAX_ENDPOINTS: usize = 10_000;

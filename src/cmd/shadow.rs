@@ -11,27 +11,25 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cli::shadow::Args;
 use crate::exit::Context;
 
-use crate::capture::live::LiveError;
-use crate::cmd::record::{
-    Capture, CaptureFlags, InterfaceTotals, LiveStart, Output, Recorder, extract_live, host_name,
-    human_bytes, live_filter, new_run_id, now_ns, watch,
-};
+use crate::cli::record::CaptureFlags;
 use crate::compare::endpoint::Templater;
 use crate::compare::{TextOptions, Thresholds, parse_gates};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::{Status, usage};
 use crate::filter::Filter;
-use crate::metrics::{Metric, Show, StatsLine};
+use crate::metrics::{Metric, Show, StatsLine, human_bytes};
+use crate::record::live::{EndCause, InterfaceTotals, LiveStart, extract_live, live_filter};
+use crate::record::{CaptureConfig, Recorder};
 use crate::replay::client::{ConnCtx, Epoch, Live};
 use crate::replay::stats::{Stats, errors_json, status_json};
 use crate::replay::{PlanConfig, Rewrites, Shard, Targets, target};
+use crate::runtime::{host_name, new_run_id, now_ns, watch};
 use crate::shadow::ShadowError;
 use crate::shadow::dispatch::{Dispatcher, DropReason, Figures, Limits};
 use crate::shadow::filter::{check_not_production, exclude_targets};
@@ -52,7 +50,7 @@ const METRICS_WINDOW: Duration = Duration::from_secs(10);
 struct Setup {
     plan: PlanConfig,
     limits: Limits,
-    capture: Capture,
+    capture: CaptureConfig,
     bpf: String,
     tls: Option<Arc<rustls::ClientConfig>>,
     compare: Option<crate::compare::Config>,
@@ -104,16 +102,15 @@ fn setup(args: &Args) -> crate::exit::Result<Setup> {
         &args.targets.remove_header,
         &args.targets.rewrite_url,
     )?;
-    let capture = Capture::new(
-        &CaptureFlags {
-            ports: &args.ports,
-            buffers: &args.buffers,
-            sample: args.sample,
-            select: &args.select,
-            redact: &args.redact,
-        },
-        true,
-    )?;
+    let capture = CaptureFlags {
+        ports: &args.ports,
+        buffers: &args.buffers,
+        sample: args.sample,
+        select: &args.select,
+        redact: &args.redact,
+        limit: args.limit,
+    }
+    .into_config(true)?;
     for t in &mut targets.list {
         t.resolve()?;
     }
@@ -174,23 +171,6 @@ fn setup(args: &Args) -> crate::exit::Result<Setup> {
     })
 }
 
-/// Shadow's output of the capture: requests and production's responses to the dispatcher.
-struct ShadowOut(Dispatcher);
-
-impl Output for ShadowOut {
-    fn record(&mut self, record: Record) {
-        match record {
-            Record::Request(m) => self.0.request(m),
-            Record::Response(r) => self.0.response(&r),
-            _ => {}
-        }
-    }
-
-    fn flush(&mut self) {
-        self.0.sweep();
-    }
-}
-
 /// Opens `--results` and writes its metadata record.
 fn open_results(
     path: &std::path::Path,
@@ -237,18 +217,17 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let setup = setup(&args)?;
     let LiveStart {
         capture,
-        term,
+        stop,
         registry,
         figures: capture_figures,
         interfaces,
         ready,
         server,
-    } = LiveStart::open(
+    } = LiveStart::open(&args.live.into_options(
         &args.interfaces,
-        &args.live,
         &setup.bpf,
         "reel shadow: second signal, exiting now (shadow requests in flight are abandoned)",
-    )?;
+    )?)?;
     // Files are created after privileges are dropped.
     let results = args
         .results
@@ -311,19 +290,14 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
 
     let mut source = capture.start(interfaces.iter().map(|(_, c)| c.clone()).collect())?;
     let stopper = source.stopper();
-    let mut recorder = Recorder::new(
-        setup.capture,
-        args.limit,
-        ShadowOut(dispatcher),
-        capture_figures.clone(),
-    );
-    let limit_hit = Arc::new(AtomicBool::new(false));
-    let limit_flag = limit_hit.clone();
+    let mut recorder = Recorder::new(setup.capture, dispatcher, capture_figures.clone());
+    let cause = Arc::new(EndCause::default());
+    let thread_cause = cause.clone();
     let extraction_thread = std::thread::Builder::new()
         .name("reel-extract".into())
-        .spawn(move || -> (Recorder<ShadowOut>, Result<(), LiveError>) {
-            let captured = extract_live(&mut source, &mut recorder, &limit_flag);
-            recorder.out.0.close();
+        .spawn(move || {
+            let captured = extract_live(&mut source, &mut recorder, &thread_cause);
+            recorder.sink_mut().close();
             (recorder, captured)
         })
         .context("cannot start the extraction thread")?;
@@ -357,14 +331,14 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             Show::Value,
         ),
     ]);
-    let stop_reason = watch(
-        &term,
+    let stop_reason = watch::watch(
+        &stop,
         started,
         args.duration,
         args.stats_interval,
         || {
             if extraction_thread.is_finished() {
-                Some(if limit_hit.load(Ordering::Relaxed) {
+                Some(if cause.limit() {
                     "--limit"
                 } else {
                     "the capture ended"
@@ -387,7 +361,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             )
         },
     );
-    tracing::info!("stopping ({stop_reason}): draining the capture");
+    tracing::info!("stopping ({}): draining the capture", stop_reason.as_str());
     stopper.stop();
     let (recorder, captured) = extraction_thread
         .join()
@@ -431,7 +405,7 @@ fn finish(
     args: &Args,
     gates: &[crate::compare::Gate],
     plan: &PlanConfig,
-    recorder: Recorder<ShadowOut>,
+    recorder: Recorder<Dispatcher>,
     mut outcome: SinkOutcome,
     figures: &Figures,
     totals: &InterfaceTotals,
@@ -517,7 +491,7 @@ impl Report {
     fn new(
         args: &Args,
         plan: &PlanConfig,
-        recorder: &Recorder<ShadowOut>,
+        recorder: &Recorder<Dispatcher>,
         outcome: &SinkOutcome,
         figures: &Figures,
         totals: &InterfaceTotals,
@@ -551,7 +525,7 @@ impl Report {
             results: args.results.as_ref().map(|p| p.display().to_string()),
             secs: started.elapsed().as_secs_f64(),
             capture,
-            skipped: recorder.out.0.skipped().clone(),
+            skipped: recorder.sink().skipped().clone(),
             multiply: args.multiply,
             wanted: figures.wanted.get(),
             dispatched: figures.dispatched.get(),

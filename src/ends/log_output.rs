@@ -7,6 +7,16 @@ use super::{EndError, Output, Sink};
 use crate::exchange::Meta;
 use crate::log::WriterConfig;
 use crate::log::rotate::OutputPlan;
+use crate::metrics::Metric;
+
+/// The figures a recording's output keeps up to date (`/metrics`, the stats lines).
+#[derive(Debug, Clone, Default)]
+pub struct WriteFigures {
+    /// Files finished and renamed.
+    pub files_finished: Metric,
+    /// Bytes written.
+    pub bytes_written: Metric,
+}
 
 /// A validated log output.
 #[derive(Debug, Clone)]
@@ -36,11 +46,30 @@ impl LogOutput {
 
     /// Opens the output of a recording run, `meta` first in each file: the files of the plan
     /// (one fixed name included: each file's closing record then carries its `file.*` counts),
-    /// or stdout.
-    pub fn open_run(&self, meta: Meta) -> Result<Box<dyn Sink + Send>, EndError> {
+    /// or stdout. `figures` are kept up to date with what is written; a live run applies
+    /// retention once at its start (`retention`).
+    pub fn open_run(
+        &self,
+        meta: Meta,
+        figures: &WriteFigures,
+        retention: bool,
+    ) -> Result<Box<dyn Sink + Send>, EndError> {
         match &self.plan {
-            Some(plan) => Ok(Box::new(self.rotating(plan, meta)?)),
-            None => Ok(Box::new(LogSink::stdout(self.writer.clone())?.begin(meta)?)),
+            Some(plan) => {
+                let mut sink = self.rotating(plan, meta)?.with_figures(
+                    figures.files_finished.clone(),
+                    figures.bytes_written.clone(),
+                );
+                if retention {
+                    sink.apply_retention();
+                }
+                Ok(Box::new(sink))
+            }
+            None => Ok(Box::new(
+                LogSink::stdout(self.writer.clone())?
+                    .with_bytes_written(figures.bytes_written.clone())
+                    .begin(meta)?,
+            )),
         }
     }
 

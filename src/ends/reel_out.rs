@@ -7,6 +7,7 @@ use std::path::Path;
 use super::{EndError, Sink, Written, WrittenFile, stdout};
 use crate::exchange::{Counters, Meta, Record};
 use crate::log::{CreateOptions, Writer, WriterConfig};
+use crate::metrics::Metric;
 
 /// How a log file is opened.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +35,8 @@ pub struct LogSink {
     closed_by_stream: bool,
     /// The metadata written first, kept for the notes said later.
     meta: Option<Meta>,
+    /// Bytes written so far, published on each tick and at the finish.
+    bytes_written: Metric,
 }
 
 impl LogSink {
@@ -57,6 +60,7 @@ impl LogSink {
             final_name: name,
             closed_by_stream: false,
             meta: None,
+            bytes_written: Metric::new(),
         })
     }
 
@@ -78,7 +82,14 @@ impl LogSink {
             final_name: name.to_owned(),
             closed_by_stream: false,
             meta: None,
+            bytes_written: Metric::new(),
         })
+    }
+
+    /// Publishes the bytes written into `metric` (a recording's stats lines and `/metrics`).
+    pub fn with_bytes_written(mut self, metric: Metric) -> LogSink {
+        self.bytes_written = metric;
+        self
     }
 
     /// Writes `meta` as the first record, and keeps it: a note said later is written as a later
@@ -130,6 +141,7 @@ impl Sink for LogSink {
             Some(Out::Stream(w)) => w.flush_if_due()?,
             None => {}
         }
+        self.bytes_written.set(self.stats().file_bytes);
         Ok(())
     }
 
@@ -153,6 +165,7 @@ impl Sink for LogSink {
             Some(Out::Stream(w)) => w.close()?,
             None => return Err(EndError::Closed(self.name.clone())),
         };
+        self.bytes_written.set(stats.file_bytes);
         Ok(Written {
             files: vec![WrittenFile {
                 name: self.final_name.clone(),

@@ -169,8 +169,13 @@ impl Sink for ThreadedSink {
         let _ = self.send(ToThread::Progress(counters.to_vec()));
     }
 
-    /// Hands over the partial batch (the thread keeps the sink's clock itself).
+    /// Hands over the partial batch (the thread keeps the sink's clock itself); fails once the
+    /// thread has stopped (on an error `finish` returns), so a quiet run notices it too.
     fn tick(&mut self, _now: SystemTime) -> Result<(), EndError> {
+        if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.tx = None;
+            return Err(EndError::Closed(self.name.clone()));
+        }
         self.hand_over()
     }
 

@@ -45,6 +45,14 @@ pub struct CaptureFigures {
 }
 
 impl CaptureFigures {
+    /// The figures the output keeps up to date (files finished, bytes written).
+    pub fn write_figures(&self) -> crate::ends::log_output::WriteFigures {
+        crate::ends::log_output::WriteFigures {
+            files_finished: self.files_finished.clone(),
+            bytes_written: self.bytes_written.clone(),
+        }
+    }
+
     /// The figures, registered for `/metrics` (`reel_record_*`).
     pub fn registered(r: &Registry) -> CaptureFigures {
         CaptureFigures {

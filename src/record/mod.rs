@@ -1,26 +1,31 @@
 //! The record stage as a library object: a capture source (pcap files, or live devices) →
 //! extraction (decode → TCP reassembly → HTTP framing and pairing) → selection (`--sample`, the
 //! request filters, `--limit`) → redaction → a [`Sink`](crate::ends::Sink) of exchange records.
-//! [`offline::record_files`] runs it over capture files and returns its figures (live capture
-//! still runs in `cmd/record.rs`, to move here); `reel record` maps its flags to a [`CaptureConfig`] and a sink, runs one of them and prints.
+//! [`offline::record_files`] runs it over capture files, [`live::record_live`] over network
+//! devices until a stop; both return their figures, which [`Summary`] turns into the lines and
+//! JSON `reel record` prints. `reel record` maps its flags to a [`CaptureConfig`] and a sink
+//! opener, runs one of them and prints.
 //!
-//! `record` owns the pipeline from frames to kept records and the threads of a live capture
-//! (capture threads → frame queue → extraction thread → the sink's writer thread); the ends
-//! (`ends`), the process's environment (`runtime`) and each stage (`capture`, `tcp`, `http`,
-//! `redact`, `filter`) are used, never re-implemented. `shadow` runs the same pipeline with the
-//! shadow dispatcher as its sink.
+//! `record` owns the pipeline from frames to kept records ([`Recorder`]) and the threads of a
+//! live capture (capture threads → frame queue → extraction thread → the sink's writer thread).
+//! The ends (`ends`), the process's environment (`runtime`: signals, `--user`, the watch loop) and
+//! each stage (`capture`, `tcp`, `http`, `redact`, `filter`) are used, never re-implemented.
+//! `shadow` runs the same capture side ([`live::LiveStart`], [`live::extract_live`]) with its
+//! dispatcher as the sink.
 
 pub mod extraction;
 pub mod figures;
-// live: not yet moved out of cmd/record.rs
+pub mod live;
 pub mod offline;
 mod recorder;
 pub mod select;
+pub mod summary;
 
 pub use extraction::{Extraction, ExtractionConfig};
 pub use figures::CaptureFigures;
 pub use recorder::{PUBLISH_EVERY, Recorder, TLS_NOTE};
 pub use select::{SelectionConfig, sample_keeps};
+pub use summary::Summary;
 
 use crate::capture::CaptureError;
 use crate::capture::live::LiveError;
@@ -57,6 +62,11 @@ pub struct CaptureConfig {
 }
 
 impl CaptureConfig {
+    /// True when `--sample` or a request filter selects.
+    pub fn selection_active(&self) -> bool {
+        self.selection.sample_per_million.is_some() || self.selection.filter.is_some()
+    }
+
     /// The redaction key's id, empty without redaction.
     pub fn redaction_key_id(&self) -> String {
         self.redactor
@@ -134,6 +144,10 @@ pub struct RecordOutcome {
     pub counts: Vec<(&'static str, u64)>,
     /// What the sink wrote.
     pub written: crate::ends::Written,
+    /// `--sample` or a request filter was in force (the summary then says what they left out).
+    pub selection_active: bool,
+    /// Redaction was asked for.
+    pub redacting: bool,
 }
 
 impl RecordOutcome {

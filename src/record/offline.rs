@@ -49,6 +49,8 @@ pub fn record_files(
         .map(|p| p.display().to_string())
         .collect();
     let meta = config.run_meta("record", sources, input.filter.clone().unwrap_or_default());
+    let selection_active = config.selection_active();
+    let redacting = config.redactor.is_some();
     let sink = ThreadedSink::spawn(open(meta)?, "reel-writer")?;
     let mut recorder = Recorder::new(config, sink, CaptureFigures::default());
 
@@ -97,6 +99,8 @@ pub fn record_files(
             extracted_packets: packets,
             counts: recorder.totals(),
             written,
+            selection_active,
+            redacting,
         },
         truncated_files: source.truncated_files(),
         linktypes,

@@ -33,7 +33,8 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
-use crate::exchange::{Message, Response};
+use crate::ends::{EndError, Sink, Written};
+use crate::exchange::{Counters, Message, Record, Response};
 use crate::metrics::{Kind, Metric, Registry};
 use crate::replay::client::{ConnCtx, JobSource, run_connection};
 use crate::replay::plan::{PlanConfig, Planned, Skipped, prepare};
@@ -250,6 +251,35 @@ impl Conn {
 
 /// Production connection id, copy (`--multiply`), target set (0 candidate, 1 baseline).
 type ConnKey = (u64, u32, u8);
+
+/// The dispatcher is the sink of shadow's capture: requests and production's responses go to
+/// staging and the joiner; it never waits (what it cannot take is dropped and counted), as a
+/// sink fed by a live capture must. Its clock ([`Sink::tick`]) sweeps idle connections.
+impl Sink for Dispatcher {
+    fn name(&self) -> &str {
+        "shadow"
+    }
+
+    fn write(&mut self, record: Record) -> Result<(), EndError> {
+        match record {
+            Record::Request(m) => self.request(m),
+            Record::Response(r) => self.response(&r),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, _now: std::time::SystemTime) -> Result<(), EndError> {
+        self.sweep();
+        Ok(())
+    }
+
+    /// Closes the dispatcher (see [`Dispatcher::close`]); nothing is written.
+    fn finish(&mut self, _counters: Counters) -> Result<Written, EndError> {
+        self.close();
+        Ok(Written::default())
+    }
+}
 
 /// Hands captured requests to staging connections; lives on the extraction thread.
 pub struct Dispatcher {
