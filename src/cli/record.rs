@@ -262,7 +262,7 @@ impl LiveFlags {
     pub fn into_options(
         &self,
         interfaces: &[String],
-        bpf: &str,
+        bpf: Option<String>,
         second_signal: &'static str,
     ) -> crate::exit::Result<LiveOptions> {
         if self.snaplen < 96 {
@@ -278,7 +278,7 @@ impl LiveFlags {
                 buffer_bytes: u32::try_from(self.buffer_size).unwrap_or(u32::MAX),
                 promisc: self.promisc,
                 immediate: self.immediate,
-                filter: Some(bpf.to_string()),
+                filter: bpf,
                 queue_bytes: usize::try_from(self.queue_memory).unwrap_or(usize::MAX),
             },
             metrics_addr: self.metrics_addr.clone(),

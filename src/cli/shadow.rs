@@ -5,11 +5,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::record::{BufferFlags, LiveFlags, parse_percent};
+use super::record::{BufferFlags, CaptureFlags, LiveFlags, parse_percent};
 use super::{JsonArg, JudgeFlags, TargetFlags, parse_duration, parse_size};
-use crate::compare::GATES_HELP;
-use crate::filter::FilterArgs;
+use crate::compare::endpoint::Templater;
+use crate::compare::{GATES_HELP, Gate, Thresholds};
+use crate::exit::usage;
+use crate::filter::{Filter, FilterArgs};
 use crate::redact::RedactArgs;
+use crate::replay::{PlanConfig, Rewrites, Shard, Targets};
+use crate::shadow::ShadowConfig;
+use crate::shadow::dispatch::Limits;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -164,5 +169,112 @@ impl Args {
     /// True when the run keeps a per-endpoint comparison.
     pub fn compares(&self) -> bool {
         self.judge.wanted() || self.targets.baseline_target.is_some()
+    }
+
+    /// The flags, validated (errors name the flag, exit 2), with the gates already parsed;
+    /// targets are resolved later, by `Shadow::prepare`.
+    pub fn into_config(&self, gates: Vec<Gate>) -> crate::exit::Result<ShadowConfig> {
+        let mut targets = Targets::new(self.targets.target.as_deref(), &self.targets.target_map)
+            .map_err(|(flag, problem)| usage(flag, problem))?;
+        if let Some(url) = &self.targets.baseline_target {
+            targets
+                .set_baseline(url)
+                .map_err(|(flag, problem)| usage(flag, problem))?;
+        }
+        for (flag, n) in [
+            ("--multiply", self.multiply as usize),
+            ("--max-connections", self.max_connections),
+            ("--max-inflight", self.max_inflight),
+            ("--max-pending", self.max_pending),
+            ("--io-threads", self.io_threads),
+        ] {
+            if n == 0 {
+                return Err(usage(flag, "must be at least 1"));
+            }
+        }
+        if self.multiply > 1000 {
+            return Err(usage("--multiply", "at most 1000"));
+        }
+        if self.limit == Some(0) {
+            return Err(usage("--limit", "must be at least 1"));
+        }
+        for (flag, d) in [
+            ("--timeout", self.timeout),
+            ("--connect-timeout", self.connect_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(usage(flag, "must be more than 0"));
+            }
+        }
+        if self.targets.ca_file.is_some() && self.targets.insecure {
+            return Err(usage("--ca-file", "has no use with --insecure"));
+        }
+        let rewrites = Rewrites::new(
+            self.targets.rewrite_host,
+            &self.targets.set_header,
+            &self.targets.remove_header,
+            &self.targets.rewrite_url,
+        )?;
+        let capture = CaptureFlags {
+            ports: &self.ports,
+            buffers: &self.buffers,
+            sample: self.sample,
+            select: &self.select,
+            redact: &self.redact,
+            limit: self.limit,
+        }
+        .into_config(true)?;
+        // The capture filter leaves the targets out: `Shadow::prepare` builds it.
+        let live = self.live.into_options(
+            &self.interfaces,
+            None,
+            "reel shadow: second signal, exiting now (shadow requests in flight are abandoned)",
+        )?;
+        let compare = self.compares().then(|| crate::compare::Config {
+            templater: Templater::new(self.judge.endpoint_rules.clone()),
+            thresholds: Thresholds {
+                min_samples: self.judge.min_samples,
+                ..Thresholds::default()
+            },
+            timeout_ns: Some(u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX)),
+            expect_baseline: self.targets.baseline_target.is_some(),
+            ..crate::compare::Config::default()
+        });
+        Ok(ShadowConfig {
+            plan: PlanConfig {
+                inputs: Vec::new(),
+                // The capture selected already (its filter counts what it left out).
+                filter: Filter::default(),
+                rewrites,
+                targets,
+                shard: Shard::default(),
+                looping: false,
+                max_planned: None,
+                max_log_offset_ns: None,
+            },
+            limits: Limits {
+                multiply: self.multiply,
+                max_pending: self.max_pending,
+                pending_memory: usize::try_from(self.pending_memory).unwrap_or(usize::MAX),
+                max_inflight: self.max_inflight,
+                max_connections: self.max_connections,
+            },
+            capture,
+            live,
+            ports: self.ports.clone(),
+            filter: self.filter.clone(),
+            allow_production_target: self.allow_production_target,
+            insecure: self.targets.insecure,
+            ca_file: self.targets.ca_file.clone(),
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            io_threads: self.io_threads,
+            duration: self.duration,
+            stats_interval: self.stats_interval,
+            results: self.results.clone(),
+            compare,
+            gates,
+            strict: self.judge.strict,
+        })
     }
 }

@@ -24,7 +24,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         let input = LiveInput {
             options: args.live.into_options(
                 &args.interfaces,
-                &bpf,
+                Some(bpf),
                 "reel record: second signal, exiting now (the open file stays .part)",
             )?,
             duration: args.duration,

@@ -48,6 +48,7 @@ pub const READ_MAX_FLOW_MEMORY: u64 = 16 << 20;
 
 /// What extraction keeps and how, validated: extraction's limits, the selection, `--limit`,
 /// the redactor, and the notes that say so in a log's metadata.
+#[derive(Default)]
 pub struct CaptureConfig {
     /// Decode, reassembly and framing limits.
     pub extraction: ExtractionConfig,
