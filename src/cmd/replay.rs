@@ -17,7 +17,7 @@ use crate::compare::endpoint::Templater;
 use crate::compare::{Comparison, TextOptions, Thresholds, parse_gates};
 use crate::exit::{Status, usage};
 use crate::replay::plan::plan;
-use crate::replay::schedule::Schedule;
+use crate::replay::schedule::{Pacer, Step};
 use crate::replay::{
     ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, Rewrites, Shard, Summary,
     Targets, safety, target,
@@ -470,19 +470,14 @@ pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
 /// `--dry-run`: what would be sent, one line per request, nothing sent.
 fn dry_run(config: &ReplayConfig, args: &Args) -> crate::exit::Result<Status> {
     let mut out = std::io::BufWriter::new(args.json.human());
-    let mut schedule = Schedule::new(config.pacing);
+    let mut pacer = Pacer::new(config.pacing, config.rules);
     let mut n = 0u64;
     let mut failure: Option<std::io::Error> = None;
     let stats = plan(&config.plan, |p| {
-        if config.rules.limit.is_some_and(|l| n >= l) {
+        // Nothing is sent, so no time passes: with `--rate max` every request is due at once.
+        let Step::Send { offset, .. } = pacer.step(&p, || Duration::ZERO) else {
             return false;
-        }
-        let offset = schedule.next_offset(&p);
-        if let (Some(o), Some(d)) = (offset, config.rules.duration) {
-            if o >= d {
-                return false;
-            }
-        }
+        };
         n += 1;
         let target = crate::http::framing::RequestHead::parse(&p.bytes)
             .map(|h| h.target_str().into_owned())

@@ -27,6 +27,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::exchange::{ErrorKind, ReplayResult};
 use crate::http::framing::{BodyKind, Head, Kind, MessageFramer, Version};
+use crate::runtime::now_ns;
 
 use super::schedule::Job;
 use super::target::Target;
@@ -41,12 +42,9 @@ pub struct Epoch {
 impl Epoch {
     /// Reads both clocks now.
     pub fn now() -> Epoch {
-        let unix_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
         Epoch {
             at: Instant::now(),
-            unix_ns,
+            unix_ns: now_ns(),
         }
     }
 
