@@ -196,7 +196,7 @@ pub struct Key {
 }
 
 impl Key {
-    /// A key from the bytes given (tests, and callers that hold a key already).
+    /// A key from the bytes given, for library callers that hold a key already.
     pub fn from_bytes(bytes: &[u8]) -> Key {
         Key {
             bytes: bytes.to_vec(),
@@ -309,7 +309,7 @@ impl Redactor {
     }
 
     /// A redactor for `--redact-header`, `--redact-cookie`, `--redact-param` names and the
-    /// default set, with this key (for tests and other commands).
+    /// default set, with this key (a library caller's own, instead of `--redact-key-file`).
     pub fn with_key(args: &RedactArgs, key: &Key) -> Result<Redactor, RedactError> {
         Redactor::new(args.rules(), key)
     }

@@ -9,8 +9,8 @@
 //!
 //! Waiting is the [`Clock`]'s job. The real clock ([`PreciseClock`]) runs on a thread of its own:
 //! tokio's timer has a 1 ms granularity, so it sleeps with the OS timer to [`SPIN`] before the
-//! time, then yields in a loop until it. The test clock ([`TokioClock`]) uses tokio's timer, so
-//! the arithmetic is tested on tokio's paused clock.
+//! time, then yields in a loop until it. [`TokioClock`] uses tokio's timer: `--rate max` (nothing to
+//! wait for) runs on it inside the I/O runtime, and the arithmetic is tested on tokio's paused clock.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -162,7 +162,8 @@ impl Clock for PreciseClock {
     }
 }
 
-/// tokio's timer (1 ms granularity; exact on a paused clock): for tests.
+/// tokio's timer (1 ms granularity; exact on a paused clock): for `--rate max`, which never
+/// waits and runs inside the I/O runtime, and for tests on tokio's paused clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TokioClock;
 

@@ -541,7 +541,7 @@ pub enum LineKind<'a> {
 }
 
 /// The lines of `head` after its start line, every one of them (past an empty line too, and a
-/// last line without its line ending), as [`parse_head`]'s tolerant parser reads them. Never
+/// last line without its line ending), as the framer's tolerant head parser reads them. Never
 /// panics; the ranges lie within `head`.
 pub fn head_lines(head: &[u8]) -> impl Iterator<Item = HeadLine<'_>> {
     let mut pos = memchr(b'\n', head).map_or(head.len(), |i| i + 1);
