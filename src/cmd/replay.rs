@@ -19,8 +19,8 @@ use crate::exit::{Status, usage};
 use crate::replay::plan::plan;
 use crate::replay::schedule::{Pacer, Step};
 use crate::replay::{
-    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, Rewrites, Shard, Summary,
-    Targets, safety, target,
+    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, ReplaySummary, Rewrites,
+    Shard, Targets, safety, target,
 };
 
 /// Bytes of each response body kept in `--results` (after the whole head).
@@ -204,9 +204,9 @@ pub fn check_report_path(path: &Path) -> crate::exit::Result<()> {
 
 /// What a replay gave: its own figures, the comparison (when one was kept) and the JSON of both.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct ReplayOutcome {
     /// The run's figures.
-    pub summary: Summary,
+    pub summary: ReplaySummary,
     /// The per-endpoint comparison with the gates' verdicts.
     pub comparison: Option<Comparison>,
     /// The `--json` object: the replay's keys, plus the comparison's (`passed`, `gates`,
@@ -214,7 +214,7 @@ pub struct Outcome {
     pub json: serde_json::Value,
 }
 
-impl Outcome {
+impl ReplayOutcome {
     /// The exit status: a failed gate is 1.
     pub fn status(&self) -> Status {
         match &self.comparison {
@@ -309,7 +309,7 @@ impl Drop for MetricsExport {
 /// Replays as `args` say (not `--dry-run`), then finishes the comparison with the gates (the
 /// report is written by [`write_report`], after the output). Gate expressions are parsed first:
 /// a bad one stops it before anything is sent (exit 2, pointing at the character).
-pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
+pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
     let gates = parse_gates(&args.judge.fail_if)?;
     let mut config = config(args)?;
     for t in &mut config.plan.targets.list {
@@ -358,7 +358,7 @@ pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
             );
         }
     }
-    Ok(Outcome {
+    Ok(ReplayOutcome {
         summary,
         comparison,
         json,
@@ -366,7 +366,7 @@ pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
 }
 
 /// Writes `--report`, when asked for and there is a comparison.
-pub fn write_report(args: &Args, outcome: &Outcome) -> crate::exit::Result<()> {
+pub fn write_report(args: &Args, outcome: &ReplayOutcome) -> crate::exit::Result<()> {
     if let (Some(path), Some(c)) = (&args.judge.report, &outcome.comparison) {
         crate::compare::write_report(path, c, &parameters(args, &outcome.summary))?;
     }
@@ -411,7 +411,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
 }
 
 /// The run's parameters as the report shows them.
-pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
+pub fn parameters(args: &Args, summary: &ReplaySummary) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();
     let inputs: Vec<String> = args
         .inputs

@@ -30,7 +30,7 @@ use super::plan::{PlanConfig, PlanStats, plan};
 use super::schedule::{
     Clock, Dispatch, Job, PaceRules, Pacing, PreciseClock, TokioClock, pace, tighten_timer_slack,
 };
-use super::stats::{Stats, Summary};
+use super::stats::{ReplaySummary, Stats};
 
 /// How requests are spread over connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +89,7 @@ pub struct ReplayConfig {
     /// Bytes of each response body kept in results (and for the comparison's examples).
     pub keep_body: usize,
     /// Per-endpoint comparison: results are fed, as they complete, to a
-    /// [`crate::compare::Accumulator`] made with this (returned in [`Summary::comparison`]).
+    /// [`crate::compare::Accumulator`] made with this (returned in [`ReplaySummary::comparison`]).
     pub compare: Option<crate::compare::Config>,
     /// `--start-at`: the shared clock's zero.
     pub start_at: Option<SystemTime>,
@@ -223,7 +223,7 @@ impl Dispatch for Pool {
 }
 
 /// Runs a replay to the end (or until `stop` is set) and returns its summary.
-pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, ReplayError> {
+pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<ReplaySummary, ReplayError> {
     let run_start = std::time::Instant::now();
     let mut writer = match &config.results {
         Some(path) => {
@@ -522,7 +522,7 @@ fn finish(
     released: u64,
     shard: (u32, u32),
     targets: &[super::target::Target],
-) -> Result<Summary, ReplayError> {
+) -> Result<ReplaySummary, ReplayError> {
     let plan_stats: PlanStats = planner
         .join()
         .map_err(|_| ReplayError::Panicked("planner"))??;
@@ -532,7 +532,7 @@ fn finish(
         return Err(e.into());
     }
     let duration = run_start.elapsed();
-    let summary = Summary {
+    let summary = ReplaySummary {
         released,
         plan: plan_stats,
         duration,
