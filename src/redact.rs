@@ -23,6 +23,10 @@
 //! The key's id, in the log's metadata, is 16 hex digits of SHA-256 of a fixed label and the key:
 //! it tells whether two logs were redacted with the same key and reveals nothing of the key.
 //!
+//! Messages are read as they were framed: head lines with [`framing::head_lines`] (the tolerant
+//! head parser's reading), the request-target with [`framing::request_target`], chunked bodies
+//! with [`framing::chunked_data`] (the framer's own decoder).
+//!
 //! Never panics on message bytes: every index is bounded by the slice it indexes, and lines,
 //! fields and parameters that do not parse are left as they are unless they belong to a named
 //! field (then the whole rest of that line is replaced).
@@ -35,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 use crate::exchange::{Message, Record};
 use crate::exit::{Classify, Status};
+use crate::http::framing::{self, ChunkedEnd, HeadLine, LineKind};
 
 /// The prefix of every value replaced in a head.
 pub const PREFIX: &str = "reel-redacted-";
@@ -191,7 +196,7 @@ pub struct Key {
 }
 
 impl Key {
-    /// A key from the bytes given (tests, and callers that hold a key already).
+    /// A key from the bytes given, for library callers that hold a key already.
     pub fn from_bytes(bytes: &[u8]) -> Key {
         Key {
             bytes: bytes.to_vec(),
@@ -304,7 +309,7 @@ impl Redactor {
     }
 
     /// A redactor for `--redact-header`, `--redact-cookie`, `--redact-param` names and the
-    /// default set, with this key (for tests and other commands).
+    /// default set, with this key (a library caller's own, instead of `--redact-key-file`).
     pub fn with_key(args: &RedactArgs, key: &Key) -> Result<Redactor, RedactError> {
         Redactor::new(args.rules(), key)
     }
@@ -382,90 +387,80 @@ impl Redactor {
         digits.bytes().cycle().take(len).collect()
     }
 
-    /// The head with values replaced, or `None` when nothing in it was.
+    /// The head with values replaced, or `None` when nothing in it was. Lines are read with
+    /// [`framing::head_lines`], the tolerant head parser's own reading.
     fn head(&mut self, head: &[u8], request: bool, form: &mut FormBody) -> Option<Vec<u8>> {
         let before = self.stats.values;
         let mut out = Vec::with_capacity(head.len() + 64);
-        let all: Vec<&[u8]> = split_lines(head).collect();
-        let mut lines = all.iter().copied().enumerate();
+        let first_end = memchr::memchr(b'\n', head).map_or(head.len(), |i| i + 1);
+        let first = head.get(..first_end).unwrap_or_default();
         // The start line: only a request's target can hold parameters.
-        if let Some((_, first)) = lines.next() {
-            if request && !self.rules.params.is_empty() {
-                self.start_line(first, &mut out);
-            } else {
-                out.extend_from_slice(first);
-            }
+        if request && !self.rules.params.is_empty() {
+            self.start_line(first, &mut out);
+        } else {
+            out.extend_from_slice(first);
         }
+        let lines: Vec<HeadLine<'_>> = framing::head_lines(head).collect();
+        let bytes = |r: &std::ops::Range<usize>| head.get(r.clone()).unwrap_or_default();
         let mut content_type_form = false;
         let mut chunked = false;
         // A field being replaced whole swallows its obsolete continuation lines.
         let mut swallowing = false;
-        for (n, line) in lines {
-            let content = trim_eol(line);
-            if content.is_empty() {
-                swallowing = false;
-                out.extend_from_slice(line);
-                continue;
-            }
-            if matches!(content.first(), Some(b' ' | b'\t')) {
-                if !swallowing {
-                    out.extend_from_slice(line);
+        for (n, line) in lines.iter().enumerate() {
+            let (name, value_range) = match &line.kind {
+                LineKind::Continuation { .. } => {
+                    if !swallowing {
+                        out.extend_from_slice(bytes(&line.line));
+                    }
+                    continue;
                 }
-                continue;
-            }
-            swallowing = false;
-            let Some(colon) = content.iter().position(|&b| b == b':') else {
-                out.extend_from_slice(line);
-                continue;
+                LineKind::Empty | LineKind::Other => {
+                    swallowing = false;
+                    out.extend_from_slice(bytes(&line.line));
+                    continue;
+                }
+                LineKind::Field { name, value } => (name.to_ascii_lowercase(), value.clone()),
             };
-            let (name, rest) = content.split_at(colon);
-            let name_lc = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
-            let value_start = colon + 1 + leading_ws(rest.get(1..).unwrap_or_default());
-            let value = content.get(value_start..).unwrap_or_default();
-            let (value, trailing) = split_trailing_ws(value);
-            let eol = line.get(content.len()..).unwrap_or_default();
-            let prefix = line.get(..value_start).unwrap_or_default();
-            let replaced: Option<Vec<u8>> = if self.rules.headers.contains(&name_lc) {
+            swallowing = false;
+            let value = bytes(&value_range);
+            let replaced: Option<Vec<u8>> = if self.rules.headers.contains(&name) {
                 let mut whole = value.to_vec();
-                for next in all.get(n + 1..).unwrap_or_default() {
-                    if !matches!(next.first(), Some(b' ' | b'\t')) {
+                for next in lines.get(n + 1..).unwrap_or_default() {
+                    if !matches!(next.kind, LineKind::Continuation { .. }) {
                         break;
                     }
-                    whole.extend_from_slice(trim_eol(next));
+                    whole.extend_from_slice(bytes(&next.content));
                 }
                 swallowing = true;
                 Some(self.token(&whole))
-            } else if self.rules.credentials.contains(&name_lc) {
+            } else if self.rules.credentials.contains(&name) {
                 Some(self.credentials(value))
-            } else if name_lc == "cookie" {
+            } else if name == "cookie" {
                 self.cookie_pairs(value)
-            } else if name_lc == "set-cookie" {
+            } else if name == "set-cookie" {
                 self.set_cookie(value)
-            } else if matches!(
-                name_lc.as_str(),
-                "referer" | "location" | "content-location"
-            ) && !self.rules.params.is_empty()
+            } else if matches!(name.as_str(), "referer" | "location" | "content-location")
+                && !self.rules.params.is_empty()
             {
                 self.url(value)
             } else {
-                if name_lc == "content-type" {
+                if name == "content-type" {
                     content_type_form = value
                         .to_ascii_lowercase()
                         .starts_with(b"application/x-www-form-urlencoded");
                 }
-                if name_lc == "transfer-encoding" {
+                if name == "transfer-encoding" {
                     chunked = value.to_ascii_lowercase().ends_with(b"chunked");
                 }
                 None
             };
             match replaced {
                 Some(v) => {
-                    out.extend_from_slice(prefix);
+                    out.extend_from_slice(bytes(&(line.line.start..value_range.start)));
                     out.extend_from_slice(&v);
-                    out.extend_from_slice(trailing);
-                    out.extend_from_slice(eol);
+                    out.extend_from_slice(bytes(&(value_range.end..line.line.end)));
                 }
-                None => out.extend_from_slice(line),
+                None => out.extend_from_slice(bytes(&line.line)),
             }
         }
         if content_type_form {
@@ -478,27 +473,26 @@ impl Redactor {
         (self.stats.values != before).then_some(out)
     }
 
-    /// `METHOD SP target SP version` with the target's parameters replaced.
+    /// The start line with the target's parameters replaced. The target is where
+    /// [`framing::request_target`] finds it; in a line that is not a request line, all of it.
     fn start_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        let content = trim_eol(line);
-        let Some(first_space) = content.iter().position(|&b| b == b' ') else {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        let target = framing::request_target(content).unwrap_or(0..content.len());
+        let (Some(before), Some(text), Some(after)) = (
+            line.get(..target.start),
+            line.get(target.clone()),
+            line.get(target.end..),
+        ) else {
             out.extend_from_slice(line);
             return;
         };
-        let after = content.get(first_space + 1..).unwrap_or_default();
-        // HTTP/1.x ends with " HTTP/…"; HTTP/0.9 has no version: the target runs to the end.
-        let target_len = match after.iter().rposition(|&b| b == b' ') {
-            Some(p) if after.get(p + 1..).is_some_and(|v| v.starts_with(b"HTTP/")) => p,
-            _ => after.len(),
-        };
-        let target = after.get(..target_len).unwrap_or_default();
-        out.extend_from_slice(content.get(..=first_space).unwrap_or_default());
-        match self.url(target) {
+        out.extend_from_slice(before);
+        match self.url(text) {
             Some(t) => out.extend_from_slice(&t),
-            None => out.extend_from_slice(target),
+            None => out.extend_from_slice(text),
         }
-        out.extend_from_slice(after.get(target_len..).unwrap_or_default());
-        out.extend_from_slice(line.get(content.len()..).unwrap_or_default());
+        out.extend_from_slice(after);
     }
 
     /// A URL or request-target with the values of named query parameters replaced.
@@ -622,8 +616,13 @@ impl Redactor {
         if !chunked {
             return self.params(body, b'&', true);
         }
-        // Join the chunks' data, redact it, and put it back where each piece came from.
-        let pieces = chunk_data_ranges(body);
+        // Join the chunks' data, redact it, and put it back where each piece came from. Past
+        // where the chunked coding breaks, the rest counts as data: searched, not let through.
+        let decoded = framing::chunked_data(body);
+        let mut pieces = decoded.data;
+        if let ChunkedEnd::Malformed(at) = decoded.end {
+            pieces.push(at..body.len());
+        }
         let mut joined = Vec::with_capacity(body.len());
         for r in &pieces {
             joined.extend_from_slice(body.get(r.clone())?);
@@ -646,63 +645,6 @@ enum FormBody {
     No,
     Plain,
     Chunked,
-}
-
-/// The data ranges of a chunked body as stored (chunk-size lines and CRLFs left out). A body cut
-/// short ends with the range of what was stored of its last chunk; after a size line that does
-/// not parse, the rest counts as data (so that it is searched rather than let through).
-fn chunk_data_ranges(body: &[u8]) -> Vec<std::ops::Range<usize>> {
-    let mut ranges = Vec::new();
-    let mut at = 0;
-    while at < body.len() {
-        let Some(nl) = body[at..].iter().position(|&b| b == b'\n') else {
-            break;
-        };
-        let line = trim_eol(&body[at..at + nl + 1]);
-        let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
-        let size = std::str::from_utf8(size_text)
-            .ok()
-            .and_then(|s| u64::from_str_radix(s.trim(), 16).ok());
-        at += nl + 1;
-        match size {
-            Some(0) => break,
-            Some(size) => {
-                let end = at.saturating_add(size as usize).min(body.len());
-                ranges.push(at..end);
-                at = end;
-                // The CRLF after the data.
-                if body.get(at) == Some(&b'\r') {
-                    at += 1;
-                }
-                if body.get(at) == Some(&b'\n') {
-                    at += 1;
-                }
-            }
-            None => {
-                ranges.push(at..body.len());
-                break;
-            }
-        }
-    }
-    ranges
-}
-
-/// Lines of a head, each with its line ending (the last may have none).
-fn split_lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split_inclusive(|&b| b == b'\n')
-}
-
-/// The line without its `\n` or `\r\n`.
-fn trim_eol(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn leading_ws(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count()
 }
 
 /// `(value, trailing whitespace)`.
@@ -948,6 +890,32 @@ mod tests {
         let plain = b"POST /p?q=1 HTTP/1.1\r\nContent-Type: text/plain\r\n\r\npassword=x";
         let m = redact(&mut r, plain, true);
         assert_eq!(&m.bytes[..], &plain[..]);
+    }
+
+    #[test]
+    fn chunked_forms_are_read_as_the_framer_reads_them() {
+        let mut r = redactor(RedactArgs {
+            params: vec!["password".into()],
+            ..Default::default()
+        });
+        let head = b"POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n";
+        // Extensions, a bare LF and a trailer: only chunk data is searched and changed.
+        let body = b"b;x=\"a=b\"\r\npassword=hu\r\n5\nnter2\n0\r\nX-T: password=no\r\n\r\n";
+        let m = redact(&mut r, &[head.as_slice(), body].concat(), true);
+        let got = String::from_utf8_lossy(m.body()).into_owned();
+        assert_eq!(got.len(), body.len());
+        assert!(!got.contains("hu\r\n") && !got.contains("nter2"), "{got}");
+        assert!(
+            got.starts_with("b;x=\"a=b\"\r\npassword=")
+                && got.ends_with("\n0\r\nX-T: password=no\r\n\r\n"),
+            "{got}"
+        );
+        // Broken coding after the first chunk: the rest is searched, not let through.
+        let body = b"2\r\na=\r\nzz&password=hunter2";
+        let m = redact(&mut r, &[head.as_slice(), body].concat(), true);
+        let got = String::from_utf8_lossy(m.body()).into_owned();
+        assert_eq!(got.len(), body.len());
+        assert!(!got.contains("hunter2"), "{got}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use reel::capture::{Segment, TcpFlags};
-use reel::tcp::recorder::Recorder;
+use reel::tcp::call_log::CallLog;
 use reel::tcp::{CloseReason, Dir, GapCause, Reassembler, TcpConfig, TcpStats};
 
 /// The public capture corpus beside the checkout (or beside the worktrees' folder).
@@ -73,7 +73,7 @@ fn decode<'a>(linktype: i32, ts_ns: u64, data: &'a [u8]) -> Option<Segment<'a>> 
 
 /// What came out of one capture.
 struct Outcome {
-    h: Recorder,
+    h: CallLog,
     stats: TcpStats,
 }
 
@@ -81,7 +81,7 @@ fn reassemble(path: &Path) -> Outcome {
     let mut cap = pcap::Capture::from_file(path).expect("open capture");
     let linktype = cap.get_datalink().0;
     let mut r = Reassembler::new(TcpConfig::default());
-    let mut h = Recorder::new();
+    let mut h = CallLog::new();
     while let Ok(packet) = cap.next_packet() {
         let ts = packet.header.ts;
         let ts_ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_usec as u64 * 1_000;

@@ -17,10 +17,10 @@ use crate::compare::endpoint::Templater;
 use crate::compare::{Comparison, TextOptions, Thresholds, parse_gates};
 use crate::exit::{Status, usage};
 use crate::replay::plan::plan;
-use crate::replay::schedule::Schedule;
+use crate::replay::schedule::{Pacer, Step};
 use crate::replay::{
-    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, Rewrites, Shard, Summary,
-    Targets, safety, target,
+    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, ReplaySummary, Rewrites,
+    Shard, Targets, safety, target,
 };
 
 /// Bytes of each response body kept in `--results` (after the whole head).
@@ -204,9 +204,9 @@ pub fn check_report_path(path: &Path) -> crate::exit::Result<()> {
 
 /// What a replay gave: its own figures, the comparison (when one was kept) and the JSON of both.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct ReplayOutcome {
     /// The run's figures.
-    pub summary: Summary,
+    pub summary: ReplaySummary,
     /// The per-endpoint comparison with the gates' verdicts.
     pub comparison: Option<Comparison>,
     /// The `--json` object: the replay's keys, plus the comparison's (`passed`, `gates`,
@@ -214,7 +214,7 @@ pub struct Outcome {
     pub json: serde_json::Value,
 }
 
-impl Outcome {
+impl ReplayOutcome {
     /// The exit status: a failed gate is 1.
     pub fn status(&self) -> Status {
         match &self.comparison {
@@ -309,7 +309,7 @@ impl Drop for MetricsExport {
 /// Replays as `args` say (not `--dry-run`), then finishes the comparison with the gates (the
 /// report is written by [`write_report`], after the output). Gate expressions are parsed first:
 /// a bad one stops it before anything is sent (exit 2, pointing at the character).
-pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
+pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
     let gates = parse_gates(&args.judge.fail_if)?;
     let mut config = config(args)?;
     for t in &mut config.plan.targets.list {
@@ -358,7 +358,7 @@ pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
             );
         }
     }
-    Ok(Outcome {
+    Ok(ReplayOutcome {
         summary,
         comparison,
         json,
@@ -366,7 +366,7 @@ pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
 }
 
 /// Writes `--report`, when asked for and there is a comparison.
-pub fn write_report(args: &Args, outcome: &Outcome) -> crate::exit::Result<()> {
+pub fn write_report(args: &Args, outcome: &ReplayOutcome) -> crate::exit::Result<()> {
     if let (Some(path), Some(c)) = (&args.judge.report, &outcome.comparison) {
         crate::compare::write_report(path, c, &parameters(args, &outcome.summary))?;
     }
@@ -411,7 +411,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
 }
 
 /// The run's parameters as the report shows them.
-pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
+pub fn parameters(args: &Args, summary: &ReplaySummary) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();
     let inputs: Vec<String> = args
         .inputs
@@ -470,19 +470,14 @@ pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
 /// `--dry-run`: what would be sent, one line per request, nothing sent.
 fn dry_run(config: &ReplayConfig, args: &Args) -> crate::exit::Result<Status> {
     let mut out = std::io::BufWriter::new(args.json.human());
-    let mut schedule = Schedule::new(config.pacing);
+    let mut pacer = Pacer::new(config.pacing, config.rules);
     let mut n = 0u64;
     let mut failure: Option<std::io::Error> = None;
     let stats = plan(&config.plan, |p| {
-        if config.rules.limit.is_some_and(|l| n >= l) {
+        // Nothing is sent, so no time passes: with `--rate max` every request is due at once.
+        let Step::Send { offset, .. } = pacer.step(&p, || Duration::ZERO) else {
             return false;
-        }
-        let offset = schedule.next_offset(&p);
-        if let (Some(o), Some(d)) = (offset, config.rules.duration) {
-            if o >= d {
-                return false;
-            }
-        }
+        };
         n += 1;
         let target = crate::http::framing::RequestHead::parse(&p.bytes)
             .map(|h| h.target_str().into_owned())

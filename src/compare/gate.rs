@@ -621,6 +621,7 @@ fn parse_value(
 
 /// `q` divided by `per` as a decimal (its denominator times `per` a power of ten), when it has
 /// at most 15 digits before the point and 9 after: what a user could have typed.
+#[cfg(feature = "testing")]
 fn typed_decimal(q: Q, per: i128) -> Option<String> {
     let mut den = q.d.checked_mul(per)?;
     let mut places = 0;
@@ -650,6 +651,7 @@ fn typed_decimal(q: Q, per: i128) -> Option<String> {
 
 /// The gate written back as an expression in a canonical form (scope, single spaces, the
 /// largest time unit that keeps the value exact), for [`fuzz_gate`].
+#[cfg(feature = "testing")]
 fn canonical(gate: &Gate) -> String {
     let sign = |q: Q| if q.n < 0 { "-" } else { "+" };
     let time = |q: Q| {
@@ -695,6 +697,7 @@ fn canonical(gate: &Gate) -> String {
 }
 
 /// True when two thresholds are of the same kind and equal as numbers.
+#[cfg(feature = "testing")]
 fn same_threshold(a: Threshold, b: Threshold) -> bool {
     use Threshold::{Delta, Number, Rate, RateDelta, Ratio, Time};
     match (a, b) {
@@ -713,7 +716,7 @@ fn same_threshold(a: Threshold, b: Threshold) -> bool {
 /// An error must point at a column inside the expression (or just past it) and render; a gate
 /// written back in canonical form must parse to the same gate. Panics only when one of those
 /// fails (a bug), never on the input itself. Fuzz-only.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn fuzz_gate(data: &[u8]) {
     let expr = String::from_utf8_lossy(data);
     match expr.parse::<Gate>() {

@@ -152,7 +152,7 @@ fn display_name(path: &Path) -> String {
 
 /// Fuzz entry point: reads `data` as a log, then writes what was read and reads it back, which
 /// must give the same records. Panics only on a bug.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn fuzz_reader(data: &[u8]) {
     let Ok(reader) = Reader::new(data, "fuzz.reel") else {
         return;
@@ -179,7 +179,7 @@ pub fn fuzz_reader(data: &[u8]) {
 
 /// Fuzz entry point: imports `data` as a GoReplay file, converts every record to a `.reel` record
 /// and exports it again. Panics only on a bug.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn fuzz_gor(data: &[u8]) {
     let Ok(mut reader) = gor::GorReader::new(std::io::Cursor::new(data.to_vec()), "fuzz.gor")
     else {

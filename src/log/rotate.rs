@@ -44,6 +44,7 @@ use super::format::FILE_HEADER_LEN;
 use super::{CreateOptions, LogError, Writer, WriterConfig, WriterStats};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::{Classify, Status};
+use crate::runtime::unix_ns;
 
 /// Why the output flags do not make a plan.
 #[derive(Debug, thiserror::Error)]
@@ -407,7 +408,7 @@ impl RotatingWriter {
         numbered: bool,
     ) -> Result<PathBuf, OpenError> {
         let (writer, path) = self.create(now, numbered)?;
-        meta.start_ns = ns_since_epoch(now);
+        meta.start_ns = unix_ns(now);
         self.current = Some((writer, path.clone()));
         self.counts = FileCounts::default();
         self.files_opened += 1;
@@ -828,11 +829,6 @@ impl Classify for OpenError {
             OpenError::Name(e) => e.status(),
         }
     }
-}
-
-fn ns_since_epoch(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 #[cfg(test)]

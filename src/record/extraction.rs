@@ -113,7 +113,7 @@ impl Extraction {
 /// unknown one). Otherwise a TCP segment on one of four fixed flows is built from
 /// `[flags][seq delta: u16 LE][len: u8][payload]`: tag bits 0-1 pick the flow, bit 2 the direction.
 /// Structured segments reach reassembly and HTTP quickly; raw frames reach the decoder's corners.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn fuzz_packets(data: &[u8]) {
     use crate::capture::linktype;
     const LINKTYPES: [i32; 8] = [

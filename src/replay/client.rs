@@ -27,6 +27,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::exchange::{ErrorKind, ReplayResult};
 use crate::http::framing::{BodyKind, Head, Kind, MessageFramer, Version};
+use crate::runtime::now_ns;
 
 use super::schedule::Job;
 use super::target::Target;
@@ -41,12 +42,9 @@ pub struct Epoch {
 impl Epoch {
     /// Reads both clocks now.
     pub fn now() -> Epoch {
-        let unix_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
         Epoch {
             at: Instant::now(),
-            unix_ns,
+            unix_ns: now_ns(),
         }
     }
 
@@ -602,6 +600,7 @@ fn closes_after(head: &Head) -> bool {
 }
 
 /// One response as the client's read loop completed it, for [`fuzz_response_framing`].
+#[cfg(feature = "testing")]
 #[derive(Debug, PartialEq, Eq)]
 struct Completed {
     status: u16,
@@ -612,6 +611,7 @@ struct Completed {
 }
 
 /// How a simulated connection ended, for [`fuzz_response_framing`].
+#[cfg(feature = "testing")]
 #[derive(Debug, PartialEq, Eq)]
 enum Ending {
     /// Every read was framed; this many requests still wait (the client fails them at the close).
@@ -625,6 +625,7 @@ enum Ending {
 /// The client's read loop ([`Conn::process`] and [`Conn::eof`]) without the socket: frames
 /// `reads` as staging's responses to requests of `contexts` (pipelined), checking each step's
 /// invariants. Returns the completed responses, how the connection ended and the bytes framed.
+#[cfg(feature = "testing")]
 fn frame_reads<'a>(
     contexts: &[crate::http::framing::RequestContext],
     reads: impl Iterator<Item = &'a [u8]>,
@@ -743,7 +744,7 @@ fn frame_reads<'a>(
 /// response's body length is what its framing says (HEAD, 204, 304 and 1xx: none; 2xx to
 /// CONNECT: a tunnel); reading in pieces completes the same responses as one read. Panics only
 /// when one of those fails (a bug), never on the input itself. Fuzz-only.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn fuzz_response_framing(data: &[u8]) {
     use crate::http::framing::{Method, RequestContext};
     let [methods, cuts, rest @ ..] = data else {

@@ -22,14 +22,15 @@ use tokio::time::Instant;
 
 use crate::exchange::{Counters, Meta, Record};
 use crate::log::CreateOptions;
+use crate::runtime::unix_ns;
 
 use super::ReplayError;
 use super::client::{ConnCtx, Epoch, JobSource, Live, Outcome, run_connection};
 use super::plan::{PlanConfig, PlanStats, plan};
 use super::schedule::{
-    Dispatch, Job, PaceRules, Pacing, PreciseClock, TokioClock, pace, tighten_timer_slack,
+    Clock, Dispatch, Job, PaceRules, Pacing, PreciseClock, TokioClock, pace, tighten_timer_slack,
 };
-use super::stats::{Stats, Summary};
+use super::stats::{ReplaySummary, Stats};
 
 /// How requests are spread over connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +89,7 @@ pub struct ReplayConfig {
     /// Bytes of each response body kept in results (and for the comparison's examples).
     pub keep_body: usize,
     /// Per-endpoint comparison: results are fed, as they complete, to a
-    /// [`crate::compare::Accumulator`] made with this (returned in [`Summary::comparison`]).
+    /// [`crate::compare::Accumulator`] made with this (returned in [`ReplaySummary::comparison`]).
     pub compare: Option<crate::compare::Config>,
     /// `--start-at`: the shared clock's zero.
     pub start_at: Option<SystemTime>,
@@ -222,7 +223,7 @@ impl Dispatch for Pool {
 }
 
 /// Runs a replay to the end (or until `stop` is set) and returns its summary.
-pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, ReplayError> {
+pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<ReplaySummary, ReplayError> {
     let run_start = std::time::Instant::now();
     let mut writer = match &config.results {
         Some(path) => {
@@ -251,12 +252,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         .build()
         .map_err(ReplayError::Runtime)?;
     let epoch = Epoch::now();
-    let start = config.start_at.map(|at| {
-        let ns = at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        epoch.instant(ns)
-    });
+    let start = config.start_at.map(|at| epoch.instant(unix_ns(at)));
     let live = config.live.clone().unwrap_or_default();
     let (results_tx, mut results_rx) = mpsc::channel::<Outcome>(RESULTS_QUEUE);
     let shard = (config.plan.shard.index, config.plan.shard.count);
@@ -331,7 +327,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         .map_err(ReplayError::Runtime)?;
 
     // Planner.
-    let (plan_tx, mut plan_rx) = mpsc::channel(PLAN_QUEUE);
+    let (plan_tx, plan_rx) = mpsc::channel(PLAN_QUEUE);
     let plan_config = config.plan.clone();
     let planner = std::thread::Builder::new()
         .name("reel-replay-plan".into())
@@ -360,7 +356,6 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let handle = runtime.handle().clone();
     let rules = config.rules;
     let pacing = config.pacing;
-    let mode = config.mode;
     let concurrency = config.concurrency.max(1);
     let max_connections = config.max_connections.max(1);
     // Pool connections open before the first request is due (to the default target, or the only
@@ -372,91 +367,115 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         .targets
         .default
         .or((candidates == 1).then_some(0));
-    let pacer_stop = stop.clone();
-    if pacing == Pacing::Max {
-        let mut d = Twin::new(pool(&handle, &ctx, concurrency, preconnect), None);
-        if let Some(b) = baseline {
-            d.baseline = Some((pool(&handle, &ctx, concurrency, Some(b)), b));
+    // One dispatcher type for every mode; `--rate max` always uses the pool.
+    let mode = if pacing == Pacing::Max {
+        ConnMode::Pool
+    } else {
+        config.mode
+    };
+    let lanes = |preconnect: Option<usize>| match mode {
+        ConnMode::Mirror => {
+            Lanes::Mirror(Mirror::new(handle.clone(), ctx.clone(), max_connections))
         }
-        drop(ctx);
-        let pacer = runtime.spawn(async move {
-            pace(
-                &TokioClock,
-                start,
-                pacing,
-                rules,
-                &pacer_stop,
-                &mut plan_rx,
-                &mut d,
-            )
-            .await
-        });
-        let sink_done = || sink.is_finished();
-        show_progress(&config, &live, &|| pacer.is_finished() && sink_done());
-        let released = runtime
-            .block_on(pacer)
-            .map_err(|_| ReplayError::Panicked("scheduler"))?;
-        return finish(
-            config, runtime, run_start, live, planner, sink, released, shard, &targets,
-        );
-    }
-    let pacer = std::thread::Builder::new()
-        .name("reel-replay-pace".into())
-        .spawn(move || -> Result<u64, std::io::Error> {
-            tighten_timer_slack();
-            let local = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()?;
-            let stop = &*pacer_stop;
-            Ok(local.block_on(async move {
-                match mode {
-                    ConnMode::Mirror => {
-                        let mirror = || Mirror::new(handle.clone(), ctx.clone(), max_connections);
-                        let mut d = Twin::new(mirror(), baseline.map(|b| (mirror(), b)));
-                        drop(ctx);
-                        pace(
-                            &PreciseClock,
-                            start,
-                            pacing,
-                            rules,
-                            stop,
-                            &mut plan_rx,
-                            &mut d,
-                        )
-                        .await
-                    }
-                    ConnMode::Pool => {
-                        let mut d = Twin::new(
-                            pool(&handle, &ctx, concurrency, preconnect),
-                            baseline.map(|b| (pool(&handle, &ctx, concurrency, Some(b)), b)),
-                        );
-                        drop(ctx);
-                        pace(
-                            &PreciseClock,
-                            start,
-                            pacing,
-                            rules,
-                            stop,
-                            &mut plan_rx,
-                            &mut d,
-                        )
-                        .await
-                    }
-                }
-            }))
-        })
-        .map_err(ReplayError::Runtime)?;
+        ConnMode::Pool => Lanes::Pool(pool(&handle, &ctx, concurrency, preconnect)),
+    };
+    let dispatch = Twin::new(lanes(preconnect), baseline.map(|b| (lanes(Some(b)), b)));
+    drop(ctx);
+    let inputs = PaceInputs {
+        start,
+        pacing,
+        rules,
+        stop: stop.clone(),
+        plan: plan_rx,
+        dispatch,
+    };
+    let pacer = if pacing == Pacing::Max {
+        PacerHandle::Task(runtime.spawn(inputs.run(TokioClock)))
+    } else {
+        let thread = std::thread::Builder::new()
+            .name("reel-replay-pace".into())
+            .spawn(move || -> Result<u64, std::io::Error> {
+                tighten_timer_slack();
+                let local = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()?;
+                Ok(local.block_on(inputs.run(PreciseClock)))
+            })
+            .map_err(ReplayError::Runtime)?;
+        PacerHandle::Thread(thread)
+    };
 
     show_progress(&config, &live, &|| {
         pacer.is_finished() && sink.is_finished()
     });
-    let released = pacer
-        .join()
-        .map_err(|_| ReplayError::Panicked("scheduler"))?
-        .map_err(ReplayError::Runtime)?;
+    let released = match pacer {
+        PacerHandle::Task(task) => runtime
+            .block_on(task)
+            .map_err(|_| ReplayError::Panicked("scheduler"))?,
+        PacerHandle::Thread(thread) => thread
+            .join()
+            .map_err(|_| ReplayError::Panicked("scheduler"))?
+            .map_err(ReplayError::Runtime)?,
+    };
     finish(
         config, runtime, run_start, live, planner, sink, released, shard, &targets,
     )
+}
+
+/// Where released jobs go, whatever the connection mode: one type, so one pacer serves all.
+enum Lanes {
+    Mirror(Mirror),
+    Pool(Pool),
+}
+
+impl Dispatch for Lanes {
+    async fn dispatch(&mut self, job: Job) -> bool {
+        match self {
+            Lanes::Mirror(m) => m.dispatch(job).await,
+            Lanes::Pool(p) => p.dispatch(job).await,
+        }
+    }
+}
+
+/// Everything the pacer takes, so that the one [`pace`] call runs on whichever clock fits.
+struct PaceInputs {
+    start: Option<Instant>,
+    pacing: Pacing,
+    rules: PaceRules,
+    stop: Arc<AtomicBool>,
+    plan: mpsc::Receiver<Vec<super::plan::Planned>>,
+    dispatch: Twin<Lanes>,
+}
+
+impl PaceInputs {
+    /// Paces every planned request out to the dispatcher; returns how many were released.
+    async fn run<C: Clock>(mut self, clock: C) -> u64 {
+        pace(
+            &clock,
+            self.start,
+            self.pacing,
+            self.rules,
+            &self.stop,
+            &mut self.plan,
+            &mut self.dispatch,
+        )
+        .await
+    }
+}
+
+/// The pacer's task (`--rate max`: inside the I/O runtime) or thread (a precise clock).
+enum PacerHandle {
+    Task(tokio::task::JoinHandle<u64>),
+    Thread(std::thread::JoinHandle<Result<u64, std::io::Error>>),
+}
+
+impl PacerHandle {
+    fn is_finished(&self) -> bool {
+        match self {
+            PacerHandle::Task(t) => t.is_finished(),
+            PacerHandle::Thread(t) => t.is_finished(),
+        }
+    }
 }
 
 /// `concurrency` connection tasks sharing one queue; they connect to `preconnect` at once.
@@ -503,7 +522,7 @@ fn finish(
     released: u64,
     shard: (u32, u32),
     targets: &[super::target::Target],
-) -> Result<Summary, ReplayError> {
+) -> Result<ReplaySummary, ReplayError> {
     let plan_stats: PlanStats = planner
         .join()
         .map_err(|_| ReplayError::Panicked("planner"))??;
@@ -513,7 +532,7 @@ fn finish(
         return Err(e.into());
     }
     let duration = run_start.elapsed();
-    let summary = Summary {
+    let summary = ReplaySummary {
         released,
         plan: plan_stats,
         duration,

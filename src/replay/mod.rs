@@ -24,7 +24,7 @@ pub use engine::{ConnMode, Progress, ReplayConfig, run};
 pub use plan::{PlanConfig, PlanStats, Planned, Shard};
 pub use rewrite::Rewrites;
 pub use schedule::{PaceRules, Pacing};
-pub use stats::Summary;
+pub use stats::ReplaySummary;
 pub use target::{Target, Targets};
 
 use crate::exit::{Classify, Status};

@@ -313,6 +313,7 @@ fn split_lines(head: &[u8]) -> Vec<&[u8]> {
 }
 
 /// The authority `--rewrite-host` writes in [`fuzz_rewrite`].
+#[cfg(feature = "testing")]
 const FUZZ_AUTHORITY: &str = "staging.example:8080";
 
 /// Fuzz entry point (`fuzz/fuzz_targets/rewrite.rs`; `tests/fuzz_corpus_replay.rs` runs its seeds
@@ -323,7 +324,7 @@ const FUZZ_AUTHORITY: &str = "staging.example:8080";
 /// too, with the same method and version and the recorded body after it unchanged; each set
 /// field has its value, each removed one is gone, the Host is the target's. Panics only when one
 /// of those fails (a bug), never on the input itself. Fuzz-only.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn fuzz_rewrite(data: &[u8]) {
     use crate::http::framing::RequestHead;
     let (rules, request) = match data.iter().position(|&b| b == 0) {

@@ -9,8 +9,8 @@
 //!
 //! Waiting is the [`Clock`]'s job. The real clock ([`PreciseClock`]) runs on a thread of its own:
 //! tokio's timer has a 1 ms granularity, so it sleeps with the OS timer to [`SPIN`] before the
-//! time, then yields in a loop until it. The test clock ([`TokioClock`]) uses tokio's timer, so
-//! the arithmetic is tested on tokio's paused clock.
+//! time, then yields in a loop until it. [`TokioClock`] uses tokio's timer: `--rate max` (nothing to
+//! wait for) runs on it inside the I/O runtime, and the arithmetic is tested on tokio's paused clock.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -162,7 +162,8 @@ impl Clock for PreciseClock {
     }
 }
 
-/// tokio's timer (1 ms granularity; exact on a paused clock): for tests.
+/// tokio's timer (1 ms granularity; exact on a paused clock): for `--rate max`, which never
+/// waits and runs inside the I/O runtime, and for tests on tokio's paused clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TokioClock;
 
@@ -194,10 +195,65 @@ pub struct PaceRules {
     pub warmup: Duration,
 }
 
-/// Releases the planned requests from `rx` (in batches) at their intended times, counted from
-/// `start` — or, when `None`, from the moment the first request is ready (reading the log ahead
-/// of the first request is then not counted as lateness) until the input ends, a rule
-/// says stop, `stop` is set, or the dispatcher refuses. Returns how many were released.
+/// What the pacer says of the next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Send it: at `offset` from the start (`None` with `--rate max`: when a worker takes it).
+    Send {
+        /// The intended offset from the schedule's start.
+        offset: Option<Duration>,
+        /// Within `--warmup` of the start: kept out of statistics.
+        warmup: bool,
+    },
+    /// A rule says stop (`--limit` reached, or the request falls past `--duration`).
+    Stop,
+}
+
+/// The one pacer every connection mode and `--dry-run` share: the schedule's arithmetic and the
+/// stop rules, as a sequence of [`Step`]s, one per planned request, in order. It holds no clock:
+/// [`pace`] waits for the offsets it gives, `--dry-run` prints them.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    schedule: Schedule,
+    rules: PaceRules,
+    released: u64,
+}
+
+impl Pacer {
+    /// A pacer with nothing released yet.
+    pub fn new(pacing: Pacing, rules: PaceRules) -> Pacer {
+        Pacer {
+            schedule: Schedule::new(pacing),
+            rules,
+            released: 0,
+        }
+    }
+
+    /// The step for the next planned request; `elapsed` reads the time since the start, asked
+    /// only with `--rate max` (where the schedule itself has no time). A `Send` counts as released.
+    pub fn step(&mut self, planned: &Planned, elapsed: impl FnOnce() -> Duration) -> Step {
+        if self.rules.limit.is_some_and(|l| self.released >= l) {
+            return Step::Stop;
+        }
+        let (offset, since_start) = match self.schedule.next_offset(planned) {
+            Some(offset) => (Some(offset), offset),
+            None => (None, elapsed()),
+        };
+        if self.rules.duration.is_some_and(|d| since_start >= d) {
+            return Step::Stop;
+        }
+        self.released += 1;
+        Step::Send {
+            offset,
+            warmup: since_start < self.rules.warmup,
+        }
+    }
+}
+
+/// Releases the planned requests from `rx` (in batches) at the [`Pacer`]'s intended times,
+/// counted from `start` — or, when `None`, from the moment the first request is ready (reading
+/// the log ahead of the first request is then not counted as lateness) until the input ends, a
+/// rule says stop, `stop` is set, or the dispatcher refuses. Returns how many were released.
 pub async fn pace<C: Clock, D: Dispatch>(
     clock: &C,
     start: Option<Instant>,
@@ -207,7 +263,7 @@ pub async fn pace<C: Clock, D: Dispatch>(
     rx: &mut mpsc::Receiver<Vec<Planned>>,
     dispatch: &mut D,
 ) -> u64 {
-    let mut schedule = Schedule::new(pacing);
+    let mut pacer = Pacer::new(pacing, rules);
     let mut released = 0u64;
     let mut started: Option<Instant> = None;
     let mut batch = Vec::new().into_iter();
@@ -222,34 +278,25 @@ pub async fn pace<C: Clock, D: Dispatch>(
                 None => break,
             },
         };
-        if stop.load(Ordering::Relaxed) || rules.limit.is_some_and(|l| released >= l) {
+        if stop.load(Ordering::Relaxed) {
             break;
         }
         let start = *started.get_or_insert_with(|| start.unwrap_or_else(|| clock.now()));
-        let (intended, elapsed) = match schedule.next_offset(&planned) {
-            Some(offset) => {
-                if rules.duration.is_some_and(|d| offset >= d) {
-                    break;
-                }
-                let at = start + offset;
-                clock.wait_until(at, stop).await;
-                (Some(at), offset)
-            }
-            None => {
-                let elapsed = clock.now().saturating_duration_since(start);
-                if rules.duration.is_some_and(|d| elapsed >= d) {
-                    break;
-                }
-                (None, elapsed)
-            }
-        };
-        if stop.load(Ordering::Relaxed) {
+        let elapsed = || clock.now().saturating_duration_since(start);
+        let Step::Send { offset, warmup } = pacer.step(&planned, elapsed) else {
             break;
+        };
+        let intended = offset.map(|o| start + o);
+        if let Some(at) = intended {
+            clock.wait_until(at, stop).await;
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
         }
         let job = Job {
             planned,
             intended,
-            warmup: elapsed < rules.warmup,
+            warmup,
             hold: None,
         };
         if !dispatch.dispatch(job).await {
@@ -409,6 +456,83 @@ mod tests {
             seen.iter().map(|s| (s.1, s.2)).collect::<Vec<_>>(),
             [(None, Duration::ZERO); 2]
         );
+    }
+
+    #[test]
+    fn pacer_stops_at_the_limit_and_past_the_duration() {
+        let rules = PaceRules {
+            limit: Some(2),
+            duration: None,
+            warmup: Duration::ZERO,
+        };
+        let mut p = Pacer::new(Pacing::Rate(10.0), rules);
+        let steps: Vec<_> = (0..4)
+            .map(|i| p.step(&planned(i, 0), || unreachable!()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                Step::Send {
+                    offset: Some(Duration::ZERO),
+                    warmup: false
+                },
+                Step::Send {
+                    offset: Some(Duration::from_millis(100)),
+                    warmup: false
+                },
+                Step::Stop,
+                Step::Stop,
+            ]
+        );
+        let rules = PaceRules {
+            limit: None,
+            duration: Some(Duration::from_millis(10)),
+            warmup: Duration::from_millis(5),
+        };
+        let mut p = Pacer::new(Pacing::Speed(1.0), rules);
+        let step = |p: &mut Pacer, off: u64| p.step(&planned(0, off), || unreachable!());
+        assert_eq!(
+            step(&mut p, 4 * MS),
+            Step::Send {
+                offset: Some(Duration::from_millis(4)),
+                warmup: true
+            }
+        );
+        assert_eq!(
+            step(&mut p, 5 * MS),
+            Step::Send {
+                offset: Some(Duration::from_millis(5)),
+                warmup: false
+            }
+        );
+        assert_eq!(step(&mut p, 10 * MS), Step::Stop);
+    }
+
+    #[test]
+    fn pacer_at_max_reads_the_clock_for_duration_and_warmup() {
+        let rules = PaceRules {
+            limit: None,
+            duration: Some(Duration::from_secs(2)),
+            warmup: Duration::from_secs(1),
+        };
+        let mut p = Pacer::new(Pacing::Max, rules);
+        let at =
+            |p: &mut Pacer, secs: f64| p.step(&planned(0, 0), || Duration::from_secs_f64(secs));
+        assert_eq!(
+            at(&mut p, 0.5),
+            Step::Send {
+                offset: None,
+                warmup: true
+            }
+        );
+        assert_eq!(
+            at(&mut p, 1.5),
+            Step::Send {
+                offset: None,
+                warmup: false
+            }
+        );
+        assert_eq!(at(&mut p, 2.0), Step::Stop);
     }
 
     #[test]

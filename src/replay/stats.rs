@@ -19,17 +19,17 @@ const MAX_US: u64 = 3_600_000_000;
 
 /// A latency histogram in µs.
 #[derive(Debug, Clone)]
-pub struct Latency(Histogram<u64>);
+pub struct LatencyHistogram(Histogram<u64>);
 
-impl Default for Latency {
+impl Default for LatencyHistogram {
     fn default() -> Self {
         // Bounds are constants known to be valid.
         #[allow(clippy::unwrap_used)]
-        Latency(Histogram::new_with_bounds(1, MAX_US, 3).unwrap())
+        LatencyHistogram(Histogram::new_with_bounds(1, MAX_US, 3).unwrap())
     }
 }
 
-impl Latency {
+impl LatencyHistogram {
     /// Records a duration in ns.
     pub fn record_ns(&mut self, ns: u64) {
         let us = (ns / 1_000).clamp(1, MAX_US);
@@ -37,7 +37,7 @@ impl Latency {
     }
 
     /// Adds another histogram (shards, workers): exact.
-    pub fn add(&mut self, other: &Latency) {
+    pub fn add(&mut self, other: &LatencyHistogram) {
         let _ = self.0.add(&other.0);
     }
 
@@ -107,13 +107,13 @@ pub struct Stats {
     /// Production status counts (of the requests replayed, warmup excluded).
     pub production_status: BTreeMap<u16, u64>,
     /// Staging latency from the intended send time (timeouts count as the timeout).
-    pub latency: Latency,
+    pub latency: LatencyHistogram,
     /// Staging service time from the first byte written.
-    pub service: Latency,
+    pub service: LatencyHistogram,
     /// Scheduler lag: first byte written − intended.
-    pub lag: Latency,
+    pub lag: LatencyHistogram,
     /// Production latency of the requests replayed.
-    pub production: Latency,
+    pub production: LatencyHistogram,
     /// First byte written of the first request, ns since the epoch.
     pub first_sent_ns: u64,
     /// First byte written of the last request, ns since the epoch.
@@ -193,7 +193,7 @@ impl Stats {
 
 /// What a replay did, for the summary line and `--json`.
 #[derive(Debug, Clone)]
-pub struct Summary {
+pub struct ReplaySummary {
     /// Results counted: the candidate's (`--target`), the only ones without a baseline.
     pub stats: Stats,
     /// The baseline's results (`--baseline-target`; its production copies are not counted: the
@@ -240,7 +240,7 @@ pub fn errors_json(s: &Stats) -> Value {
     Value::Object(errors)
 }
 
-impl Summary {
+impl ReplaySummary {
     /// The `--json` object (keys documented in `docs/JSON.md`).
     pub fn to_json(&self) -> Value {
         let s = &self.stats;
@@ -299,7 +299,7 @@ impl Summary {
     /// The human summary, a few lines.
     pub fn human(&self) -> String {
         let s = &self.stats;
-        let lat = Latency::describe;
+        let lat = LatencyHistogram::describe;
         let mut out = format!(
             "replay: sent {} in {:.1} s ({:.1} req/s), completed {}, errors {}, skipped {}\n",
             s.sent,
@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_keys() {
-        let summary = Summary {
+        let summary = ReplaySummary {
             stats: Stats::new(Duration::from_secs(1)),
             plan: PlanStats::default(),
             released: 0,

@@ -31,7 +31,7 @@ use crate::exchange::{ErrorKind, Record};
 use crate::log::{LogError, Writer};
 use crate::metrics::{Kind, Metric, Registry};
 use crate::replay::client::{Live, Outcome};
-use crate::replay::stats::{Latency, Stats};
+use crate::replay::stats::{LatencyHistogram as Latency, Stats};
 
 use super::dispatch::{DropReason, Figures};
 

@@ -29,8 +29,9 @@
 
 use std::net::SocketAddr;
 
+#[cfg(feature = "testing")]
+pub mod call_log;
 mod reassembler;
-pub mod recorder;
 mod seq;
 mod stats;
 mod stream;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use proptest::prelude::*;
 
-use super::recorder::{Event, Recorder};
+use super::call_log::{CallLog, Event};
 use super::*;
 use crate::capture::{Segment, TcpFlags};
 
@@ -24,10 +24,10 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().expect("test address")
 }
 
-/// A reassembler and a recorder between one client and one server (more with `other_port`).
+/// A reassembler and a call log between one client and one server (more with `other_port`).
 struct Wire {
-    r: Reassembler<Recorder>,
-    h: Recorder,
+    r: Reassembler<CallLog>,
+    h: CallLog,
     client: SocketAddr,
     server: SocketAddr,
 }
@@ -40,7 +40,7 @@ impl Wire {
     fn with(cfg: TcpConfig) -> Wire {
         Wire {
             r: Reassembler::new(cfg),
-            h: Recorder::new(),
+            h: CallLog::new(),
             client: addr("10.0.0.1:40000"),
             server: addr("10.0.0.2:80"),
         }
@@ -672,7 +672,7 @@ fn segments_far_out_of_window_are_dropped() {
 
 #[test]
 fn idle_flow_state_is_small() {
-    let size = Reassembler::<Recorder>::idle_flow_size();
+    let size = Reassembler::<CallLog>::idle_flow_size();
     // Flow (ConnInfo, two directions, LRU and budget fields) plus the handler's state; the
     // table adds a 36-byte key, a slot index and an 8-byte LRU link per flow.
     eprintln!("flow state: {size} bytes");
@@ -709,9 +709,9 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
     }
 }
 
-/// Replays what the recorder got on one direction against the stream: every delivered byte is
+/// Replays what the call log got on one direction against the stream: every delivered byte is
 /// the stream's byte at its offset; returns (bytes delivered, bytes in gaps).
-fn account(h: &Recorder, dir: Dir, stream: &[u8]) -> (u64, u64) {
+fn account(h: &CallLog, dir: Dir, stream: &[u8]) -> (u64, u64) {
     let mut off = 0usize;
     let (mut data, mut gaps) = (0u64, 0u64);
     for e in &h.events {

@@ -4,6 +4,8 @@
 //! and trailers are walked byte by byte (they are short) or by line search. Any split of the input
 //! gives the same result, one byte at a time included. Never panics on any input.
 
+use std::ops::Range;
+
 use memchr::memchr;
 
 use super::FrameError;
@@ -85,6 +87,16 @@ impl Body {
 }
 
 fn decode_chunked(chunk: &mut Chunk, buf: &[u8], limit: usize) -> Result<Step, FrameError> {
+    decode_chunked_with(chunk, buf, limit, |_| {})
+}
+
+/// [`decode_chunked`], telling `on_data` where each piece of chunk data lies in `buf`.
+pub(crate) fn decode_chunked_with(
+    chunk: &mut Chunk,
+    buf: &[u8],
+    limit: usize,
+    mut on_data: impl FnMut(Range<usize>),
+) -> Result<Step, FrameError> {
     let mut pos = 0;
     while pos < buf.len() {
         match *chunk {
@@ -162,6 +174,7 @@ fn decode_chunked(chunk: &mut Chunk, buf: &[u8], limit: usize) -> Result<Step, F
             }
             Chunk::Data { remaining } => {
                 let n = remaining.min((buf.len() - pos) as u64);
+                on_data(pos..pos + n as usize);
                 pos += n as usize;
                 *chunk = if remaining == n {
                     Chunk::DataEnd { cr: false }

@@ -8,6 +8,8 @@
 //! Never panics: every index is checked, and input of any length or content gives a value or an
 //! error.
 
+use std::ops::Range;
+
 use memchr::{memchr, memchr_iter};
 
 use super::{FrameError, Method, Side, Version};
@@ -466,52 +468,139 @@ fn parse_tolerant<'a>(
     }
     // The field being built: name, and value as a range of `head` (folding extends it).
     let mut open: Option<(&'a str, usize, usize)> = None;
-    let mut pos = first_end + 1;
-    while let Some(nl) = memchr(b'\n', &head[pos..]).map(|i| i + pos) {
-        let line = trim_cr(&head[pos..nl]);
-        let line_start = pos;
-        pos = nl + 1;
-        if line.is_empty() {
+    for line in head_lines(head) {
+        if !line.terminated {
             break;
         }
-        if matches!(line[0], b' ' | b'\t') {
+        match line.kind {
+            LineKind::Empty => break,
             // A folded line continues the open field; after a skipped line, or before any field,
             // it is skipped too (RFC 9112 §2.2): never a field of its own.
-            if let Some((_, _, end)) = open.as_mut() {
-                let trimmed = trim_ws(line);
-                if !trimmed.is_empty() {
-                    let offset = trimmed.as_ptr() as usize - head.as_ptr() as usize;
-                    *end = offset + trimmed.len();
+            LineKind::Continuation { text } => {
+                if let Some((_, _, end)) = open.as_mut() {
+                    if !text.is_empty() {
+                        *end = text.end;
+                    }
                 }
+                continue;
             }
-            continue;
+            LineKind::Field { .. } | LineKind::Other => {}
         }
         if let Some((name, from, to)) = open.take() {
             field(name, &head[from..to.max(from)]);
         }
-        let line = trim_ws(line);
-        let Some(colon) = memchr(b':', line) else {
-            continue;
-        };
-        let name = trim_ws(&line[..colon]);
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            continue;
+        if let LineKind::Field { name, value } = line.kind {
+            let from = if value.is_empty() {
+                line.line.start
+            } else {
+                value.start
+            };
+            open = Some((name, from, from + value.len()));
         }
-        let Ok(name) = std::str::from_utf8(name) else {
-            continue;
-        };
-        let value = trim_ws(&line[colon + 1..]);
-        let from = if value.is_empty() {
-            line_start
-        } else {
-            value.as_ptr() as usize - head.as_ptr() as usize
-        };
-        open = Some((name, from, from + value.len()));
     }
     if let Some((name, from, to)) = open.take() {
         field(name, &head[from..to.max(from)]);
     }
     Ok(start)
+}
+
+/// One line of a head after its start line, as the tolerant parser reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadLine<'a> {
+    /// The line in the head, through its line ending (`\n` or `\r\n`; the last may have none).
+    pub line: Range<usize>,
+    /// The same without its line ending.
+    pub content: Range<usize>,
+    /// True when the line ends with `\n` (a head cut short may end inside its last line).
+    pub terminated: bool,
+    /// What the line is.
+    pub kind: LineKind<'a>,
+}
+
+/// What a head line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind<'a> {
+    /// `name: value`: the name trimmed, all `tchar`s; the value's range in the head, spaces and
+    /// tabs around it left out (empty, just after the colon, when there is no value).
+    Field {
+        /// Field name as on the wire.
+        name: &'a str,
+        /// Where the value lies in the head.
+        value: Range<usize>,
+    },
+    /// Begins with a space or tab: obsolete folding, continuing the field before it (when that
+    /// line was a field). `text` is the line's range with spaces and tabs around it left out.
+    Continuation {
+        /// The folded text's range in the head.
+        text: Range<usize>,
+    },
+    /// The empty line that ends a head.
+    Empty,
+    /// Not a field line (no colon, or a name that is not a token): skipped by the parser.
+    Other,
+}
+
+/// The lines of `head` after its start line, every one of them (past an empty line too, and a
+/// last line without its line ending), as the framer's tolerant head parser reads them. Never
+/// panics; the ranges lie within `head`.
+pub fn head_lines(head: &[u8]) -> impl Iterator<Item = HeadLine<'_>> {
+    let mut pos = memchr(b'\n', head).map_or(head.len(), |i| i + 1);
+    std::iter::from_fn(move || {
+        if pos >= head.len() {
+            return None;
+        }
+        let start = pos;
+        let (end, terminated) = match memchr(b'\n', &head[pos..]) {
+            Some(i) => (pos + i + 1, true),
+            None => (head.len(), false),
+        };
+        pos = end;
+        let without_lf = if terminated { end - 1 } else { end };
+        let content_end = if head[start..without_lf].ends_with(b"\r") {
+            without_lf - 1
+        } else {
+            without_lf
+        };
+        let content = &head[start..content_end];
+        let range_of = |part: &[u8]| {
+            let at = part.as_ptr() as usize - head.as_ptr() as usize;
+            at..at + part.len()
+        };
+        let kind = match content.first() {
+            None => LineKind::Empty,
+            Some(b' ' | b'\t') => LineKind::Continuation {
+                text: range_of(trim_ws(content)),
+            },
+            Some(_) => field_line(content).map_or(LineKind::Other, |(name, value)| {
+                let value = if value.is_empty() {
+                    // Only spaces and tabs follow the colon: the value is empty at the line's end.
+                    content_end..content_end
+                } else {
+                    range_of(value)
+                };
+                LineKind::Field { name, value }
+            }),
+        };
+        Some(HeadLine {
+            line: start..end,
+            content: start..content_end,
+            terminated,
+            kind,
+        })
+    })
+}
+
+/// `name: value` of a field line (not folded, line ending removed): the name a token, both
+/// trimmed of spaces and tabs; `None` when the line is not one.
+fn field_line(line: &[u8]) -> Option<(&str, &[u8])> {
+    let line = trim_ws(line);
+    let colon = memchr(b':', line)?;
+    let name = trim_ws(&line[..colon]);
+    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        return None;
+    }
+    let name = std::str::from_utf8(name).ok()?;
+    Some((name, trim_ws(&line[colon + 1..])))
 }
 
 #[cfg(test)]

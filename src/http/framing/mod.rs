@@ -25,13 +25,15 @@ mod head;
 mod scan;
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use memchr::memchr;
 
 use crate::exit::{Classify, Status};
 
-use body::{Body, Chunk};
+use body::{Body, Chunk, decode_chunked_with};
 use head::{Facts, HeadEnd, Start, find_head_end, parse_head, parse_start_line, plausible_prefix};
+pub use head::{HeadLine, LineKind, head_lines};
 pub use scan::{Scan, find_message_start};
 
 /// Default bound on a message head; beyond it the bytes are "not HTTP / too large".
@@ -715,6 +717,55 @@ pub fn http09_request_line(buf: &[u8]) -> bool {
 /// True for a method token in common use (RFC 9110's, WebDAV's and a few more).
 pub fn is_known_method(token: &[u8]) -> bool {
     head::KNOWN_METHODS.contains(&token)
+}
+
+/// Where the request-target lies in a request line (its line ending optional), read as the
+/// framer reads request lines (HTTP/0.9 ones included); `None` when the line is not one.
+pub fn request_target(line: &[u8]) -> Option<Range<usize>> {
+    match parse_start_line(line, Side::Request, true) {
+        Ok(Start::Request { target, .. }) => {
+            let at = target.as_ptr() as usize - line.as_ptr() as usize;
+            Some(at..at + target.len())
+        }
+        _ => None,
+    }
+}
+
+/// A stored chunked body read with the framer's own decoder: where its chunk data lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkedData {
+    /// The chunk data, as ranges of the body in order (size lines, extensions, line endings and
+    /// trailers left out). A body cut short ends with what was stored of its last chunk.
+    pub data: Vec<Range<usize>>,
+    /// How the body ended.
+    pub end: ChunkedEnd,
+}
+
+/// How a stored chunked body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkedEnd {
+    /// Its last chunk and trailers end after this many bytes.
+    Complete(usize),
+    /// The bytes ran out first (a body stored in part).
+    Cut,
+    /// Not chunked coding from this offset (the end of the last data read well) on.
+    Malformed(usize),
+}
+
+/// Reads `body` (the bytes after a head whose Transfer-Encoding ends in chunked) as
+/// [`MessageFramer`] does, without bounds on size lines or trailers; never panics.
+pub fn chunked_data(body: &[u8]) -> ChunkedData {
+    let mut data: Vec<Range<usize>> = Vec::new();
+    let mut chunk = Chunk::Size {
+        value: 0,
+        digits: 0,
+    };
+    let end = match decode_chunked_with(&mut chunk, body, usize::MAX, |r| data.push(r)) {
+        Ok(step) if step.done => ChunkedEnd::Complete(step.consumed),
+        Ok(_) => ChunkedEnd::Cut,
+        Err(_) => ChunkedEnd::Malformed(data.last().map_or(0, |r| r.end)),
+    };
+    ChunkedData { data, end }
 }
 
 /// One header field of a stored head, borrowed from it.

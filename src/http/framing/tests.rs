@@ -329,3 +329,82 @@ fn stored_heads_that_are_not_heads_are_errors() {
         Err(FrameError::NotHttp)
     );
 }
+
+#[test]
+fn head_lines_read_every_line_as_the_tolerant_parser_does() {
+    let head = b"GET / HTTP/1.1\r\nA:  b c \r\n\tfold \r\nno colon\r\nBad Name: x\nE:\r\n\r\nAfter: y\r\nCut: z";
+    let lines: Vec<HeadLine<'_>> = head_lines(head).collect();
+    let text = |r: &Range<usize>| String::from_utf8_lossy(&head[r.clone()]).into_owned();
+    let kinds: Vec<String> = lines
+        .iter()
+        .map(|l| match &l.kind {
+            LineKind::Field { name, value } => format!("{name}={}", text(value)),
+            LineKind::Continuation { text: t } => format!("+{}", text(t)),
+            LineKind::Empty => "empty".into(),
+            LineKind::Other => format!("other:{}", text(&l.content)),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "A=b c",
+            "+fold",
+            "other:no colon",
+            "other:Bad Name: x",
+            "E=",
+            "empty",
+            "After=y",
+            "Cut=z"
+        ]
+    );
+    // Lines tile the head after the start line; only the last, cut one is unterminated.
+    assert_eq!(lines[0].line.start, 16);
+    assert!(lines.windows(2).all(|w| w[0].line.end == w[1].line.start));
+    assert_eq!(lines.last().map(|l| l.line.end), Some(head.len()));
+    assert_eq!(
+        lines.iter().map(|l| l.terminated).collect::<Vec<_>>(),
+        [true, true, true, true, true, true, true, false]
+    );
+    // An empty value sits at the end of its line's content (after the colon's spaces).
+    assert!(
+        matches!(&lines[4].kind, LineKind::Field { value, .. } if value.start == lines[4].content.end)
+    );
+    assert_eq!(text(&lines[3].line), "Bad Name: x\n");
+    assert_eq!(head_lines(b"GET / HTTP/1.1").count(), 0);
+    assert_eq!(head_lines(b"").count(), 0);
+}
+
+#[test]
+fn request_target_as_the_framer_reads_it() {
+    let t = |line: &[u8]| request_target(line).map(|r| line[r].to_vec());
+    assert_eq!(t(b"GET /a?b=1 HTTP/1.1"), Some(b"/a?b=1".to_vec()));
+    assert_eq!(t(b"GET  /a b  HTTP/1.0\r"), Some(b"/a b".to_vec()));
+    assert_eq!(t(b"GET /x?token=abc"), Some(b"/x?token=abc".to_vec()));
+    assert_eq!(t(b"HTTP/1.1 200 OK"), None);
+    assert_eq!(t(b"\x00GET / HTTP/1.1"), None);
+}
+
+#[test]
+fn chunked_data_gives_the_decoders_data_ranges() {
+    let body = b"5;ext=1\r\nhello\r\n3\nabc\n0\r\nTrailer: t\r\n\r\nNEXT";
+    let got = chunked_data(body);
+    assert_eq!(got.data, [9..14, 18..21]);
+    assert_eq!(got.end, ChunkedEnd::Complete(body.len() - 4));
+    // Stored in part: the last chunk's data as far as it was kept.
+    let got = chunked_data(b"5\r\nhel");
+    assert_eq!(got.data, std::iter::once(3..6).collect::<Vec<_>>());
+    assert_eq!(got.end, ChunkedEnd::Cut);
+    // Broken after good data: it says from where (a size line must be hex digits).
+    let got = chunked_data(b"2\r\nab\r\nzz\r\nsecret");
+    assert_eq!(got.data, std::iter::once(3..5).collect::<Vec<_>>());
+    assert_eq!(got.end, ChunkedEnd::Malformed(5));
+    assert_eq!(chunked_data(b"x").end, ChunkedEnd::Malformed(0));
+    // The framer agrees on where the complete body ends.
+    let msg = [
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".as_slice(),
+        body,
+    ]
+    .concat();
+    let (_, len) = frame_one(Kind::Request, &msg, 1).unwrap();
+    assert_eq!(len, msg.len() - 4);
+}

@@ -1,4 +1,4 @@
-//! A [`StreamHandler`] that records every call it gets, to test reassembly (and the stages that
+//! A [`StreamHandler`] that logs every call it gets, to test reassembly (and the stages that
 //! drive it) against exact expectations.
 
 use super::{CloseReason, ConnInfo, Dir, GapCause, Interest, StreamHandler};
@@ -50,20 +50,20 @@ pub enum Event {
     },
 }
 
-/// What the recorder keeps per connection.
+/// What the call log keeps per connection.
 #[derive(Debug, Clone, Default)]
-pub struct RecorderConn {
+pub struct CallLogConn {
     /// Connection id.
     pub id: u64,
     /// Bytes delivered so far (both directions).
     pub delivered: u64,
-    /// Bytes the recorder claims to buffer (see [`Recorder::hold_bytes`]).
+    /// Bytes the call log claims to buffer (see [`CallLog::hold_bytes`]).
     pub held: usize,
 }
 
 /// Records every call; can pretend to buffer what it receives, and can ask to skip connections.
 #[derive(Debug, Clone, Default)]
-pub struct Recorder {
+pub struct CallLog {
     /// Every call, in order.
     pub events: Vec<Event>,
     /// When true, every delivered byte counts as buffered by this stage (to test the budget).
@@ -72,10 +72,10 @@ pub struct Recorder {
     pub skip_after: Option<u64>,
 }
 
-impl Recorder {
-    /// A recorder that only records.
+impl CallLog {
+    /// A call log that only logs.
     pub fn new() -> Self {
-        Recorder::default()
+        CallLog::default()
     }
 
     /// The bytes delivered on one direction of a connection, concatenated.
@@ -147,7 +147,7 @@ impl Recorder {
             .collect()
     }
 
-    fn after_bytes(&self, conn: &mut RecorderConn, n: usize) -> Interest {
+    fn after_bytes(&self, conn: &mut CallLogConn, n: usize) -> Interest {
         conn.delivered += n as u64;
         if self.hold_bytes {
             conn.held += n;
@@ -159,20 +159,20 @@ impl Recorder {
     }
 }
 
-impl StreamHandler for Recorder {
-    type Conn = RecorderConn;
+impl StreamHandler for CallLog {
+    type Conn = CallLogConn;
 
-    fn open(&mut self, info: &ConnInfo) -> RecorderConn {
+    fn open(&mut self, info: &ConnInfo) -> CallLogConn {
         self.events.push(Event::Open(info.clone()));
-        RecorderConn {
+        CallLogConn {
             id: info.id,
-            ..RecorderConn::default()
+            ..CallLogConn::default()
         }
     }
 
     fn data(
         &mut self,
-        conn: &mut RecorderConn,
+        conn: &mut CallLogConn,
         info: &ConnInfo,
         dir: Dir,
         ts_ns: u64,
@@ -189,7 +189,7 @@ impl StreamHandler for Recorder {
 
     fn gap(
         &mut self,
-        _conn: &mut RecorderConn,
+        _conn: &mut CallLogConn,
         info: &ConnInfo,
         dir: Dir,
         ts_ns: u64,
@@ -206,11 +206,11 @@ impl StreamHandler for Recorder {
         Interest::Continue
     }
 
-    fn fin(&mut self, _conn: &mut RecorderConn, info: &ConnInfo, dir: Dir, _ts_ns: u64) {
+    fn fin(&mut self, _conn: &mut CallLogConn, info: &ConnInfo, dir: Dir, _ts_ns: u64) {
         self.events.push(Event::Fin { conn: info.id, dir });
     }
 
-    fn close(&mut self, _conn: RecorderConn, info: &ConnInfo, ts_ns: u64, reason: CloseReason) {
+    fn close(&mut self, _conn: CallLogConn, info: &ConnInfo, ts_ns: u64, reason: CloseReason) {
         self.events.push(Event::Close {
             conn: info.id,
             ts_ns,
@@ -218,7 +218,7 @@ impl StreamHandler for Recorder {
         });
     }
 
-    fn buffered(conn: &RecorderConn) -> usize {
+    fn buffered(conn: &CallLogConn) -> usize {
         conn.held
     }
 }
