@@ -368,7 +368,8 @@ pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
 /// Writes `--report`, when asked for and there is a comparison.
 pub fn write_report(args: &Args, outcome: &Outcome) -> crate::exit::Result<()> {
     if let (Some(path), Some(c)) = (&args.judge.report, &outcome.comparison) {
-        crate::compare::write_report(path, c, &parameters(args, &outcome.summary))?;
+        let title = title(args, &outcome.summary);
+        crate::compare::write_report(path, c, &title, &parameters(args, &outcome.summary))?;
     }
     Ok(())
 }
@@ -408,6 +409,29 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         human.flush().context("stdout")?;
     }
     Ok(outcome.status())
+}
+
+/// The report's title: the command that made it, `reel replay shop.reel → http://staging:8080`
+/// (and `vs http://…` for a baseline target).
+pub fn title(args: &Args, summary: &Summary) -> String {
+    let inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|i| i.display().to_string())
+        .collect();
+    let (candidates, baseline) = match summary.targets.split_last() {
+        Some((last, rest)) if args.targets.baseline_target.is_some() => (rest, Some(last)),
+        _ => (summary.targets.as_slice(), None),
+    };
+    let mut title = format!(
+        "reel replay {} → {}",
+        inputs.join(" "),
+        candidates.join(", ")
+    );
+    if let Some(b) = baseline {
+        title.push_str(&format!(" vs baseline {b}"));
+    }
+    title
 }
 
 /// The run's parameters as the report shows them.

@@ -485,7 +485,12 @@ fn finish(
     }
     args.json.emit(&json)?;
     if let (Some(path), Some(c)) = (&args.judge.report, &comparison) {
-        crate::compare::write_report(path, c, &report.parameters(args))?;
+        let title = format!(
+            "reel shadow {} → {}",
+            report.interfaces.join(", "),
+            report.targets.join(", ")
+        );
+        crate::compare::write_report(path, c, &title, &report.parameters(args))?;
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
     }
