@@ -829,9 +829,9 @@ mod output {
             assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
         }
         assert!(html.contains("FAILED"));
-        // CDFs of overall + the 5 worst endpoints, two over-time charts, one ratio plot, one
+        // CDFs of overall + the 5 worst endpoints, three over-time charts, one ratio plot, one
         // status-mix chart.
-        assert_eq!(html.matches("<svg").count(), 10);
+        assert_eq!(html.matches("<svg").count(), 11);
         // Titled by the command; the over-time chart has the run's 30 one-second buckets, and
         // its table one row each.
         assert!(html.contains(

@@ -489,24 +489,82 @@ fn timeline_latency_svg(t: &TimelineFigures, reference: Reference, ref_color: RG
     })
 }
 
-/// Throughput over time: requests per second in each bucket (staging's transport errors and 5xx
-/// stacked at the bottom), with the reference's errors + 5xx as a line. Partial buckets are
-/// drawn lighter.
-fn timeline_requests_svg(t: &TimelineFigures, reference: Reference, ref_color: RGBColor) -> String {
+/// Throughput over time: requests per second in each bucket; partial buckets are drawn lighter.
+fn timeline_requests_svg(t: &TimelineFigures) -> String {
     let w = t.bucket_s as f64;
-    let end = t.buckets.len() as f64 * w;
+    let per_s = |n: u64| n as f64 / w;
+    let top = t
+        .buckets
+        .iter()
+        .map(|b| per_s(b.staging.requests))
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.12;
+    timeline_bars_svg(
+        t,
+        230,
+        top,
+        "requests / s",
+        |b| vec![(0.0, per_s(b.staging.requests), TIMELINE_REQUESTS_COLOR)],
+        None,
+    )
+}
+
+/// Errors over time: staging's transport errors and 5xx per second, stacked, and the
+/// reference's errors + 5xx as a line, on a scale of their own (a 1% error rate would be
+/// invisible beside the requests).
+fn timeline_errors_svg(t: &TimelineFigures, reference: Reference, ref_color: RGBColor) -> String {
+    let w = t.bucket_s as f64;
     let per_s = |n: u64| n as f64 / w;
     let top = t
         .buckets
         .iter()
         .map(|b| {
             let r = reference_second(b, reference);
-            per_s(b.staging.requests).max(per_s(r.errors + r.status_5xx))
+            per_s(b.staging.errors + b.staging.status_5xx).max(per_s(r.errors + r.status_5xx))
         })
         .fold(0.0, f64::max)
         .max(1.0)
-        * 1.12;
-    svg((1180, 280), |root| {
+        * 1.15;
+    let line: Vec<(f64, f64)> = t
+        .buckets
+        .iter()
+        .map(|b| {
+            let r = reference_second(b, reference);
+            (b.t_s as f64 + w / 2.0, per_s(r.errors + r.status_5xx))
+        })
+        .collect();
+    timeline_bars_svg(
+        t,
+        230,
+        top,
+        "per s",
+        |b| {
+            let s = &b.staging;
+            let e = per_s(s.errors);
+            vec![
+                (0.0, e, TIMELINE_ERROR_COLOR),
+                (e, e + per_s(s.status_5xx), TIMELINE_5XX_COLOR),
+            ]
+        },
+        Some((line, ref_color)),
+    )
+}
+
+/// One bar chart over the run's buckets: `layers` gives each bucket's stacked (from, to, colour)
+/// bars, `line` an optional line drawn over them.
+fn timeline_bars_svg(
+    t: &TimelineFigures,
+    height: u32,
+    top: f64,
+    y_desc: &str,
+    layers: impl Fn(&BucketFigures) -> Vec<(f64, f64, RGBColor)>,
+    line: Option<(Vec<(f64, f64)>, RGBColor)>,
+) -> String {
+    let w = t.bucket_s as f64;
+    let end = t.buckets.len() as f64 * w;
+    let y_desc = y_desc.to_string();
+    svg((1180, height), |root| {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
@@ -517,47 +575,49 @@ fn timeline_requests_svg(t: &TimelineFigures, reference: Reference, ref_color: R
         chart
             .configure_mesh()
             .x_labels(12)
-            .y_labels(6)
+            .y_labels(5)
             .x_label_formatter(&|v| tick_s(*v))
-            .y_label_formatter(&|v| count(v.round() as u64))
+            .y_label_formatter(&|v| {
+                if top < 10.0 {
+                    format!("{v:.1}")
+                } else {
+                    count(v.round() as u64)
+                }
+            })
             .x_desc("time since the run's start")
-            .y_desc("requests / s")
+            .y_desc(y_desc)
             .label_style(font(LABEL))
             .axis_desc_style(font(LABEL))
             .light_line_style(RGBColor(240, 240, 240))
             .bold_line_style(RGBColor(225, 228, 232))
             .draw()?;
-        let gap = (w * 0.08).min(0.2);
+        let gap = (w * 0.08).min(0.2 * w);
         for b in &t.buckets {
             let x0 = b.t_s as f64 + gap / 2.0;
             let x1 = b.t_s as f64 + w - gap / 2.0;
-            let s = &b.staging;
-            let bad = s.errors + s.status_5xx;
-            let layers = [
-                (0, s.errors, TIMELINE_ERROR_COLOR),
-                (s.errors, s.errors + s.status_5xx, TIMELINE_5XX_COLOR),
-                (bad, s.requests.max(bad), TIMELINE_REQUESTS_COLOR),
-            ];
-            for (from, to, color) in layers {
+            for (from, to, color) in layers(b) {
                 if to <= from {
                     continue;
                 }
                 let style = if b.partial {
-                    color.mix(0.4).filled()
+                    color.mix(0.45).filled()
                 } else {
                     color.filled()
                 };
                 chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x0, per_s(from)), (x1, per_s(to))],
+                    [(x0, from), (x1, to)],
                     style,
                 )))?;
             }
         }
-        let reference_bad = t.buckets.iter().map(|b| {
-            let r = reference_second(b, reference);
-            (b.t_s as f64 + w / 2.0, per_s(r.errors + r.status_5xx))
-        });
-        chart.draw_series(LineSeries::new(reference_bad, ref_color.stroke_width(2)))?;
+        if let Some((points, color)) = line {
+            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 2, color.filled())),
+            )?;
+        }
         root.present()?;
         Ok(())
     })
@@ -600,13 +660,19 @@ fn timeline_section(c: &Comparison, out: &mut String) {
     legend(out, &[("staging", hex(STAGING_COLOR)), (r, hex(ref_color))]);
     let _ = write!(
         out,
-        "<div class=\"card wide\">{}</div><h3>Requests, errors and 5xx per second</h3>",
+        "<div class=\"card wide\">{}</div><h3>Requests per second</h3>",
         timeline_latency_svg(t, c.reference, ref_color)
+    );
+    let _ = write!(
+        out,
+        "<div class=\"card wide\" id=\"timeline-requests\" data-buckets=\"{}\">{}</div>\
+         <h3>Transport errors and 5xx per second</h3>",
+        t.buckets.len(),
+        timeline_requests_svg(t)
     );
     legend(
         out,
         &[
-            ("staging requests", hex(TIMELINE_REQUESTS_COLOR)),
             ("staging 5xx", hex(TIMELINE_5XX_COLOR)),
             ("staging transport errors", hex(TIMELINE_ERROR_COLOR)),
             (&format!("{r} errors + 5xx"), hex(ref_color)),
@@ -614,9 +680,8 @@ fn timeline_section(c: &Comparison, out: &mut String) {
     );
     let _ = write!(
         out,
-        "<div class=\"card wide\" data-buckets=\"{}\">{}</div>",
-        t.buckets.len(),
-        timeline_requests_svg(t, c.reference, ref_color)
+        "<div class=\"card wide\">{}</div>",
+        timeline_errors_svg(t, c.reference, ref_color)
     );
     let partial: Vec<String> = t
         .buckets
@@ -671,7 +736,7 @@ fn timeline_table(t: &TimelineFigures, reference: Reference, r: &str, out: &mut 
         let rs = reference_second(b, reference);
         let _ = write!(
             out,
-            "<tr class=\"bucket\"><td class=\"l\">{}</td><td>{:.2} s{}</td>",
+            "<tr class=\"bucket\"><td class=\"l\">{}</td><td>{:.3} s{}</td>",
             tick_s(b.t_s as f64),
             b.covered_s,
             if b.partial { " (partial)" } else { "" }
