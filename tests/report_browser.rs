@@ -209,7 +209,7 @@ fn the_report_reads_well_in_a_browser() {
     // Titled by the command that made it.
     let h1 = m["h1"].as_str().unwrap();
     assert!(
-        h1.starts_with("reel replay ") && h1.contains("shop.reel → http://127.0.0.1:"),
+        h1.starts_with("reel demo: reel replay shop.reel → http://127.0.0.1:"),
         "{h1}"
     );
     assert!(h1.contains(" vs baseline http://127.0.0.1:"), "{h1}");

@@ -1265,7 +1265,7 @@ fn install_signals(second: &'static str) -> crate::exit::Result<Arc<AtomicBool>>
         .spawn(move || {
             for _ in signals.forever() {
                 if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    eprintln!("{second}");
+                    crate::logline::error(second);
                     std::process::exit(3);
                 }
             }
@@ -1452,7 +1452,7 @@ pub(crate) fn watch(
         }
         if !interval.is_zero() && Instant::now() >= next_stats {
             next_stats += interval;
-            eprintln!("{} stats: {}", local_time(), stats());
+            crate::logline::info(&format!("{} stats: {}", local_time(), stats()));
         }
     }
 }
@@ -1842,7 +1842,7 @@ impl Summary {
         );
         lines.extend(rest);
         for line in &lines {
-            eprintln!("{line}");
+            crate::logline::info(line);
         }
         let mut json = self.json(args, secs);
         json.insert("truncated_files".into(), source.truncated_files().into());
@@ -1886,7 +1886,7 @@ impl Summary {
             ),
         );
         for line in &lines {
-            eprintln!("{line}");
+            crate::logline::info(line);
         }
         let mut json = self.json(args, secs);
         json.insert("interfaces".into(), args.interfaces.clone().into());

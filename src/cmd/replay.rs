@@ -365,10 +365,15 @@ pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
     })
 }
 
-/// Writes `--report`, when asked for and there is a comparison.
-pub fn write_report(args: &Args, outcome: &Outcome) -> crate::exit::Result<()> {
+/// Writes `--report`, when asked for and there is a comparison, headed by `title` (default: the
+/// command, see [`title`]).
+pub fn write_report(
+    args: &Args,
+    outcome: &Outcome,
+    title: Option<&str>,
+) -> crate::exit::Result<()> {
     if let (Some(path), Some(c)) = (&args.judge.report, &outcome.comparison) {
-        let title = title(args, &outcome.summary);
+        let title = title.map_or_else(|| self::title(args, &outcome.summary), str::to_string);
         crate::compare::write_report(path, c, &title, &parameters(args, &outcome.summary))?;
     }
     Ok(())
@@ -398,7 +403,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     }
     human.flush().context("stdout")?;
     args.json.emit(&outcome.json)?;
-    write_report(&args, &outcome)?;
+    write_report(&args, &outcome, None)?;
     if let Some(path) = args
         .judge
         .report
