@@ -153,7 +153,8 @@ impl<W: Write> Lines<W> {
 impl<W: Write> Write for Lines<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if !is_json() {
-            return self.inner.write(buf);
+            self.inner.write_all(buf)?;
+            return Ok(buf.len());
         }
         self.pending.extend_from_slice(buf);
         while let Some(at) = self.pending.iter().position(|&b| b == b'\n') {

@@ -461,13 +461,14 @@ fn timeline_latency_svg(t: &TimelineFigures, reference: Reference, ref_color: RG
             .light_line_style(RGBColor(240, 240, 240))
             .bold_line_style(RGBColor(225, 228, 232))
             .draw()?;
-        let lines: [(&str, RGBColor, u32, fn(&SideSecond) -> Option<f64>, bool); 4] = [
-            ("p99", ref_color, 2, |s| s.p99, true),
-            ("p50", ref_color, 1, |s| s.p50, true),
-            ("p99", STAGING_COLOR, 2, |s| s.p99, false),
-            ("p50", STAGING_COLOR, 1, |s| s.p50, false),
+        type Pick = fn(&SideSecond) -> Option<f64>;
+        let lines: [(RGBColor, u32, Pick, bool); 4] = [
+            (ref_color, 2, |s| s.p99, true),
+            (ref_color, 1, |s| s.p50, true),
+            (STAGING_COLOR, 2, |s| s.p99, false),
+            (STAGING_COLOR, 1, |s| s.p50, false),
         ];
-        for (_, color, width, pick, is_reference) in lines {
+        for (color, width, pick, is_reference) in lines {
             let points = t.buckets.iter().map(|b| {
                 let side = if is_reference {
                     reference_second(b, reference)
