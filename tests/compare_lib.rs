@@ -906,6 +906,68 @@ mod output {
         assert!(t.buckets.iter().all(|b| b.baseline.is_none()));
     }
 
+    /// The report's words as a reader gets them (tags, styles and charts left out, one line per
+    /// block of text): a snapshot, so that a change to what the report says shows in review.
+    #[test]
+    fn html_report_text() {
+        fn strip(html: &str, open: &str, close: &str, instead: &str) -> String {
+            let mut kept = String::new();
+            let mut rest = html;
+            while let Some(at) = rest.find(open) {
+                kept.push_str(&rest[..at]);
+                kept.push_str(instead);
+                let end = rest[at..]
+                    .find(close)
+                    .map_or(rest.len(), |e| at + e + close.len());
+                rest = &rest[end..];
+            }
+            kept.push_str(rest);
+            kept
+        }
+        let html = report(&demo());
+        // Drop the style sheet and every chart, then tags; keep the text between them.
+        let text = strip(&html, "<style>", "</style>", "");
+        let text = strip(&text, "<svg", "</svg>", "<p>[chart]</p>");
+        // Cells of a row stay on its line (` | ` between them); other blocks start lines.
+        let mut words = String::new();
+        let mut tag: Option<String> = None;
+        for c in text.chars() {
+            match (&mut tag, c) {
+                (None, '<') => tag = Some(String::new()),
+                (Some(t), '>') => {
+                    let name: String = t
+                        .trim_start_matches('/')
+                        .chars()
+                        .take_while(char::is_ascii_alphanumeric)
+                        .collect();
+                    words.push_str(match (name.as_str(), t.starts_with('/')) {
+                        ("td" | "th", true) => " | ",
+                        ("span", true) => " ",
+                        ("td" | "th" | "span" | "code" | "b" | "i" | "small", _) => "",
+                        _ => "\n",
+                    });
+                    tag = None;
+                }
+                (Some(t), c) => t.push(c),
+                (None, c) => words.push(c),
+            }
+        }
+        let words = words
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
+        let lines: Vec<&str> = words
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        insta::with_settings!({filters => vec![(r"reel \d+\.\d+\.\d+", "reel [VERSION]")]}, {
+            insta::assert_snapshot!(lines.join("\n"));
+        });
+    }
+
     /// Writes the demo report where `REEL_REPORT_OUT` says (for the screenshot in docs/).
     #[test]
     fn write_demo_report_when_asked() {

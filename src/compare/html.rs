@@ -690,7 +690,7 @@ fn timeline_section(c: &Comparison, out: &mut String) {
         .filter(|b| b.partial)
         .map(|b| {
             format!(
-                "{} ({:.2} s of {})",
+                "{} ({:.3} s of {})",
                 tick_s(b.t_s as f64),
                 b.covered_s,
                 tick_s(t.bucket_s as f64)
