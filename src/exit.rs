@@ -280,14 +280,20 @@ pub fn one_line(err: &Error) -> String {
 
 /// Turns a command's outcome into the process exit code, printing the error line if there is one.
 pub fn report(result: Result<Status>, verbose: bool) -> ExitCode {
+    report_with(result, verbose, &|line| eprintln!("{line}"))
+}
+
+/// [`report`], with each line of the error given to `print` (the binary writes them in the log
+/// format the user chose).
+pub fn report_with(result: Result<Status>, verbose: bool, print: &dyn Fn(&str)) -> ExitCode {
     match result {
         Ok(status) => ExitCode::from(status.code()),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
+            print(&format!("error: {}", one_line(&err)));
             if verbose {
                 for (depth, cause) in err.chain().enumerate().skip(1) {
-                    eprintln!("  cause {depth}: {cause}");
+                    print(&format!("  cause {depth}: {cause}"));
                 }
             }
             ExitCode::from(classify(&err).code())

@@ -18,6 +18,7 @@ pub mod exit;
 pub mod filter;
 pub mod http;
 pub mod log;
+pub mod logline;
 pub mod metrics;
 pub mod record;
 pub mod redact;

@@ -5,5 +5,5 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let cli = reel::cli::Cli::parse();
     let verbose = cli.verbose;
-    reel::exit::report(reel::cmd::dispatch(cli), verbose)
+    reel::exit::report_with(reel::cmd::dispatch(cli), verbose, &reel::logline::error)
 }

@@ -609,10 +609,38 @@ mod output {
                 "overall",
                 "passed",
                 "reference",
-                "settings"
+                "settings",
+                "timeline"
             ]
         );
         assert_eq!(json["passed"], false);
+        let timeline = &json["timeline"];
+        assert_eq!(
+            keys(timeline),
+            [
+                "bucket_s",
+                "buckets",
+                "first_send_ns",
+                "last_send_ns",
+                "start_ns",
+                "untimed"
+            ]
+        );
+        assert_eq!(
+            keys(&timeline["buckets"][0]),
+            [
+                "baseline",
+                "covered_s",
+                "partial",
+                "production",
+                "staging",
+                "t_s"
+            ]
+        );
+        assert_eq!(
+            keys(&timeline["buckets"][0]["staging"]),
+            ["5xx", "errors", "p50", "p99", "requests"]
+        );
         assert_eq!(json["reference"], "production");
         let gate = &json["gates"][0];
         assert_eq!(
@@ -776,7 +804,11 @@ mod output {
             ),
             ("results".to_string(), "results.reel".to_string()),
         ]);
-        reel::compare::html::render(c, &params)
+        reel::compare::html::render(
+            c,
+            "reel replay prod.reel → http://staging.internal:8080",
+            &params,
+        )
     }
 
     #[test]
@@ -797,8 +829,20 @@ mod output {
             assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
         }
         assert!(html.contains("FAILED"));
-        // CDFs of overall + the 5 worst endpoints, one ratio plot, one status-mix chart.
-        assert_eq!(html.matches("<svg").count(), 8);
+        // CDFs of overall + the 5 worst endpoints, three over-time charts, one ratio plot, one
+        // status-mix chart.
+        assert_eq!(html.matches("<svg").count(), 11);
+        // Titled by the command; the over-time chart has the run's 30 one-second buckets, and
+        // its table one row each.
+        assert!(html.contains(
+            "<title>reel replay prod.reel → http://staging.internal:8080: FAILED</title>"
+        ));
+        assert!(html.contains("data-buckets=\"30\""));
+        assert_eq!(html.matches("<tr class=\"bucket\">").count(), 30);
+        // The percentile axis reaches the tail.
+        for label in ["99.9%", "99.99%"] {
+            assert!(html.contains(&format!(">\n{label}\n</text>")), "{label}");
+        }
         assert!(
             html.contains("<polyline") || html.contains("<path"),
             "plotted lines"
@@ -826,6 +870,102 @@ mod output {
         assert!(html.contains("<code>POST /api/orders::5xx-rate &gt; 1%</code>"));
         // Parameters are shown.
         assert!(html.contains("results.reel"));
+    }
+
+    #[test]
+    fn the_timeline_shows_when_staging_went_wrong() {
+        // 30 s of requests, 1 per ms; staging answers 503 from 12.0 s to 14.0 s and is 10×
+        // slower in second 20.
+        let mut results = generate(30_000, 5, &demo_routes(), None, 1.0);
+        for r in &mut results {
+            let t = r.intended_ns - 1_700_000_000_000_000_000;
+            if (12_000_000_000..14_000_000_000).contains(&t) {
+                r.status = Some(503);
+            }
+            if (20_000_000_000..21_000_000_000).contains(&t) && r.first_byte_ns > 0 {
+                r.first_byte_ns = r.intended_ns + (r.first_byte_ns - r.intended_ns) * 10;
+            }
+        }
+        let c = accumulate(&results).finish(&[], false);
+        let t = c.timeline.as_ref().expect("a timeline");
+        assert_eq!((t.bucket_s, t.buckets.len()), (1, 30));
+        let requests: u64 = t.buckets.iter().map(|b| b.staging.requests).sum();
+        assert_eq!(requests, c.counts.candidate);
+        // Warmup (the first 10 ms) is left out: the first second covers 0.99 s and says so.
+        assert!(t.buckets[0].partial && (t.buckets[0].covered_s - 0.99).abs() < 1e-9);
+        assert_eq!(t.buckets[0].staging.requests, 990);
+        for (i, b) in t.buckets.iter().enumerate() {
+            let all_5xx = b.staging.status_5xx == b.staging.requests;
+            assert_eq!(all_5xx, i == 12 || i == 13, "second {i}: {:?}", b.staging);
+            assert!(b.production.status_5xx == 0);
+        }
+        let p50 = |i: usize| t.buckets[i].staging.p50.unwrap();
+        assert!(p50(20) > 5.0 * p50(19) && p50(20) > 5.0 * p50(21));
+        let reference = |i: usize| t.buckets[i].production.p50.unwrap();
+        assert!(reference(20) < 2.0 * reference(19));
+        assert!(t.buckets.iter().all(|b| b.baseline.is_none()));
+    }
+
+    /// The report's words as a reader gets them (tags, styles and charts left out, one line per
+    /// block of text): a snapshot, so that a change to what the report says shows in review.
+    #[test]
+    fn html_report_text() {
+        fn strip(html: &str, open: &str, close: &str, instead: &str) -> String {
+            let mut kept = String::new();
+            let mut rest = html;
+            while let Some(at) = rest.find(open) {
+                kept.push_str(&rest[..at]);
+                kept.push_str(instead);
+                let end = rest[at..]
+                    .find(close)
+                    .map_or(rest.len(), |e| at + e + close.len());
+                rest = &rest[end..];
+            }
+            kept.push_str(rest);
+            kept
+        }
+        let html = report(&demo());
+        // Drop the style sheet and every chart, then tags; keep the text between them.
+        let text = strip(&html, "<style>", "</style>", "");
+        let text = strip(&text, "<svg", "</svg>", "<p>[chart]</p>");
+        // Cells of a row stay on its line (` | ` between them); other blocks start lines.
+        let mut words = String::new();
+        let mut tag: Option<String> = None;
+        for c in text.chars() {
+            match (&mut tag, c) {
+                (None, '<') => tag = Some(String::new()),
+                (Some(t), '>') => {
+                    let name: String = t
+                        .trim_start_matches('/')
+                        .chars()
+                        .take_while(char::is_ascii_alphanumeric)
+                        .collect();
+                    words.push_str(match (name.as_str(), t.starts_with('/')) {
+                        ("td" | "th", true) => " | ",
+                        ("span", true) => " ",
+                        ("td" | "th" | "span" | "code" | "b" | "i" | "small", _) => "",
+                        _ => "\n",
+                    });
+                    tag = None;
+                }
+                (Some(t), c) => t.push(c),
+                (None, c) => words.push(c),
+            }
+        }
+        let words = words
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
+        let lines: Vec<&str> = words
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        insta::with_settings!({filters => vec![(r"reel \d+\.\d+\.\d+", "reel [VERSION]")]}, {
+            insta::assert_snapshot!(lines.join("\n"));
+        });
     }
 
     /// Writes the demo report where `REEL_REPORT_OUT` says (for the screenshot in docs/).

@@ -31,6 +31,19 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub verbose: bool,
 
+    /// How log and event lines on stderr are written: text (plain lines; colour only on a
+    /// terminal without NO_COLOR) or json (one JSON object per line, for log shippers).
+    ///
+    /// Example: --log-format json
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = crate::logline::LogFormat::Text
+    )]
+    pub log_format: crate::logline::LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -105,7 +118,7 @@ impl JsonArg {
     /// Where human-readable summary lines go: stderr when JSON takes stdout, else stdout.
     pub fn human(&self) -> Box<dyn Write> {
         if self.on_stdout() {
-            Box::new(std::io::stderr())
+            Box::new(crate::logline::Lines::new(std::io::stderr()))
         } else {
             Box::new(std::io::stdout())
         }

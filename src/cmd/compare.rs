@@ -226,7 +226,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     args.json.emit(&json)?;
     if let Some(path) = &args.report {
         let params = parameters(&args, &candidates.metas, baselines.as_ref());
-        write_report(path, &comparison, &params)?;
+        write_report(path, &comparison, &title(&args), &params)?;
         let _ = writeln!(out, "report: {}", path.display());
     }
     Ok(if comparison.passed {
@@ -234,6 +234,22 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     } else {
         Status::GateFailed
     })
+}
+
+/// The report's title: the command that made it, `reel compare a.reel b.reel --baseline c.reel`.
+fn title(args: &Args) -> String {
+    let files = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut title = format!("reel compare {}", files(&args.files));
+    if !args.baseline.is_empty() {
+        title.push_str(&format!(" --baseline {}", files(&args.baseline)));
+    }
+    title
 }
 
 /// The run's parameters as the report shows them.

@@ -235,7 +235,18 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let outcome = super::replay::execute(&replay_args)?;
     drop((v1, v2));
     drop(dir);
-    super::replay::write_report(&replay_args, &outcome)?;
+    // The report is titled by the command as the user saw it (the log by its name, not its
+    // temporary path).
+    let mut title = format!(
+        "reel demo: {}",
+        super::replay::title(&replay_args, &outcome.summary)
+    );
+    for input in &replay_args.inputs {
+        if let Some(name) = input.file_name() {
+            title = title.replacen(&input.display().to_string(), &name.to_string_lossy(), 1);
+        }
+    }
+    super::replay::write_report(&replay_args, &outcome, Some(&title))?;
 
     out.write_all(outcome.summary.human().as_bytes())
         .context("stdout")?;

@@ -77,7 +77,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         Output::Stdout => output.to_string(),
         Output::Path(p) => p.display().to_string(),
     };
-    eprintln!(
+    crate::logline::info(&format!(
         "imported {} GoReplay records ({} malformed, skipped): {} requests, {} responses, {} interim, {} orphans, {} replayed; wrote {} ({} bytes)",
         gor.records,
         gor.malformed,
@@ -88,7 +88,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         counts[4],
         output_name,
         written.file_bytes()
-    );
+    ));
     let mut json: serde_json::Map<String, serde_json::Value> =
         values.into_iter().map(|(k, v)| (k, v.into())).collect();
     json.insert("output".into(), output_name.into());

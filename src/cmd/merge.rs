@@ -49,7 +49,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         Output::Stdout => output.to_string(),
         Output::Path(p) => p.display().to_string(),
     };
-    eprintln!(
+    crate::logline::info(&format!(
         "merged {} logs into {}: {} records, {} bytes{}",
         args.inputs.len(),
         output_name,
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         } else {
             String::new()
         }
-    );
+    ));
     args.json.emit(&serde_json::json!({
         "inputs": args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "output": output_name,

@@ -18,6 +18,7 @@ use crate::exit::Status;
 
 /// Runs the subcommand the user chose.
 pub fn dispatch(cli: Cli) -> crate::exit::Result<Status> {
+    crate::logline::set_format(cli.log_format);
     crate::cmd::init_tracing(cli.verbose);
     match cli.command {
         Command::Record(args) => record::run(*args),
@@ -34,15 +35,22 @@ pub fn dispatch(cli: Cli) -> crate::exit::Result<Status> {
     }
 }
 
-/// Structured logs (tracing) on stderr; `RUST_LOG` overrides, `--verbose` turns on debug.
+/// Structured logs (tracing) on stderr; `RUST_LOG` overrides, `--verbose` turns on debug. One
+/// line per event: plain (colour only on a terminal without `NO_COLOR`) or, with
+/// `--log-format json`, a JSON object ([`crate::logline`]).
 pub fn init_tracing(verbose: bool) {
     let default = if verbose { "reel=debug" } else { "reel=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // A second call (tests running several commands in one process) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .with_ansi(crate::logline::stderr_colour());
+    // A second call (tests running several commands in one process) keeps the first subscriber.
+    let _ = if crate::logline::is_json() {
+        builder.event_format(crate::logline::JsonEvents).try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         Summary::of_files(&outcome, args.read.len(), &name, started.elapsed())
     };
     for line in &summary.lines {
-        eprintln!("{line}");
+        crate::logline::info(line);
     }
     args.json.emit(&serde_json::Value::Object(summary.json))?;
     Ok(Status::Success)

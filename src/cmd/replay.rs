@@ -365,10 +365,16 @@ pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
     })
 }
 
-/// Writes `--report`, when asked for and there is a comparison.
-pub fn write_report(args: &Args, outcome: &ReplayOutcome) -> crate::exit::Result<()> {
+/// Writes `--report`, when asked for and there is a comparison, headed by `title` (default: the
+/// command, see [`title`]).
+pub fn write_report(
+    args: &Args,
+    outcome: &ReplayOutcome,
+    title: Option<&str>,
+) -> crate::exit::Result<()> {
     if let (Some(path), Some(c)) = (&args.judge.report, &outcome.comparison) {
-        crate::compare::write_report(path, c, &parameters(args, &outcome.summary))?;
+        let title = title.map_or_else(|| self::title(args, &outcome.summary), str::to_string);
+        crate::compare::write_report(path, c, &title, &parameters(args, &outcome.summary))?;
     }
     Ok(())
 }
@@ -397,7 +403,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     }
     human.flush().context("stdout")?;
     args.json.emit(&outcome.json)?;
-    write_report(&args, &outcome)?;
+    write_report(&args, &outcome, None)?;
     if let Some(path) = args
         .judge
         .report
@@ -408,6 +414,29 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         human.flush().context("stdout")?;
     }
     Ok(outcome.status())
+}
+
+/// The report's title: the command that made it, `reel replay shop.reel → http://staging:8080`
+/// (and `vs http://…` for a baseline target).
+pub fn title(args: &Args, summary: &ReplaySummary) -> String {
+    let inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|i| i.display().to_string())
+        .collect();
+    let (candidates, baseline) = match summary.targets.split_last() {
+        Some((last, rest)) if args.targets.baseline_target.is_some() => (rest, Some(last)),
+        _ => (summary.targets.as_slice(), None),
+    };
+    let mut title = format!(
+        "reel replay {} → {}",
+        inputs.join(" "),
+        candidates.join(", ")
+    );
+    if let Some(b) = baseline {
+        title.push_str(&format!(" vs baseline {b}"));
+    }
+    title
 }
 
 /// The run's parameters as the report shows them.

@@ -56,7 +56,12 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     }
     args.json.emit(&json)?;
     if let (Some(path), Some(c)) = (&args.judge.report, &comparison) {
-        crate::compare::write_report(path, c, &report.parameters(&args.judge.fail_if))?;
+        crate::compare::write_report(
+            path,
+            c,
+            &report.title(),
+            &report.parameters(&args.judge.fail_if),
+        )?;
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
     }

@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::endpoint::Templater;
 use super::hist::Samples;
 use super::stats::Thresholds;
+use super::timeline::Timeline;
 use crate::exchange::{ErrorKind, ReplayResult};
 
 /// At most this many example requests are kept per endpoint and comparison.
@@ -449,6 +450,8 @@ pub struct Accumulator {
     /// Kept for the whole run only: schedule lag of the candidate and of the baseline, and the
     /// baseline's latency ratios to production.
     pub(crate) run_wide: RunWide,
+    /// The run over time, per second of intended send time (see [`super::timeline`]).
+    pub(crate) timeline: Timeline,
     pending: HashMap<PairKey, Pending>,
     order: VecDeque<PairKey>,
 }
@@ -479,6 +482,7 @@ impl Accumulator {
             other: None,
             counts: Counts::default(),
             run_wide: RunWide::default(),
+            timeline: Timeline::default(),
             pending: HashMap::new(),
             order: VecDeque::new(),
         }
@@ -514,6 +518,7 @@ impl Accumulator {
         let idx = self.endpoint_index(name, 1);
         let timeout = self.config.timeout_ns;
         let latency_us = staging_latency_us(r, timeout);
+        self.timeline.add(r, role, latency_us);
         let key = example_key(r);
         let prod = Answer {
             status: r.prod_status,
@@ -688,6 +693,7 @@ impl Accumulator {
     pub fn merge(&mut self, other: Accumulator) {
         self.counts.merge(&other.counts);
         self.run_wide.merge(&other.run_wide);
+        self.timeline.merge(&other.timeline);
         let mut moved = Vec::with_capacity(other.endpoints.len());
         for (name, acc) in other.endpoints {
             let results = acc.candidate.requests + acc.baseline.requests;

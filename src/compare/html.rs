@@ -1,17 +1,21 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no scripts, nothing fetched).
 //!
-//! Read top to bottom: a verdict banner (passed or failed, which gates, the key figures), the
-//! gates, the endpoints worst first, latency CDFs reference vs staging (overall and the worst
-//! endpoints), the per-request ratio distribution, status-mix bars, the status confusion matrix
-//! with example requests, notes, and the run's parameters. Plots are drawn by plotters' SVG
-//! backend. Every section has an `id` (`verdict`, `gates`, `endpoints`, `latency`, `ratio`,
-//! `status`, `confusion`, `notes`, `parameters`).
+//! Read top to bottom: the command that made it (`title`), a verdict banner (passed or failed,
+//! which gates, the key figures), the gates, the endpoints worst first, latency and throughput
+//! over time (staging and its reference, per second), latency CDFs reference vs staging on a
+//! percentile axis that shows the tail (overall and the worst endpoints), the per-request ratio
+//! distribution, status-mix bars, the status confusion matrix with example requests, notes, and
+//! the run's parameters. Plots are drawn by plotters' SVG backend, at sizes the layout shows
+//! unscaled on a desktop screen, with text of at least 11 px. Every section has an `id`
+//! (`verdict`, `gates`, `endpoints`, `timeline`, `latency`, `ratio`, `status`, `confusion`,
+//! `notes`, `parameters`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::accumulate::{CLASSES, Example};
 use super::gate::{GateResult, GateVerdict};
@@ -19,6 +23,7 @@ use super::hist::ms;
 use super::report::{Agreement, Comparison, EndpointFigures, Reference, SideFigures};
 use super::stats::Verdict;
 use super::text::{count, duration_ms, percent, ratio};
+use super::timeline::{BucketFigures, SideSecond, TimelineFigures};
 
 /// Endpoints that get their own plots and examples (after the overall ones).
 const WORST: usize = super::report::PLOTTED;
@@ -47,6 +52,7 @@ const CSS: &str = r#"
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
   margin: 0; padding: 0 24px 40px; color: #1f2328; background: #f6f8fa; font-size: 14px; }
+h1 { font-size: 20px; margin: 18px 0 0; font-weight: 600; font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-all; }
 h2 { font-size: 18px; margin: 28px 0 10px; }
 h3 { font-size: 15px; margin: 16px 0 6px; }
 section, header { max-width: 1240px; margin: 0 auto; }
@@ -76,11 +82,12 @@ td.wrap { white-space: normal; word-break: break-all; text-align: left; font-fam
 .chip.faster { background: #ddf4ff; color: #0969da; }
 .chip.same, .chip.pass { background: #dafbe1; color: var(--pass); }
 .chip.few { background: #fff8c5; color: var(--warn); }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); gap: 12px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(600px, 1fr)); gap: 12px; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px; }
 .card h3 { margin: 2px 4px 6px; font-size: 13px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 svg { max-width: 100%; height: auto; display: block; }
 .muted { color: var(--muted); }
+.legend { margin: 4px 0 6px; }
 .legend span { display: inline-block; margin-right: 14px; }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
 .matrix td.hot { background: #ffebe9; color: var(--fail); font-weight: 700; }
@@ -102,12 +109,28 @@ const CLASS_COLORS: [RGBColor; 6] = [
 const PRODUCTION_COLOR: RGBColor = RGBColor(110, 119, 129);
 const BASELINE_COLOR: RGBColor = RGBColor(9, 105, 218);
 const STAGING_COLOR: RGBColor = RGBColor(225, 100, 20);
+const TIMELINE_REQUESTS_COLOR: RGBColor = RGBColor(164, 196, 230);
+const TIMELINE_5XX_COLOR: RGBColor = RGBColor(207, 34, 46);
+const TIMELINE_ERROR_COLOR: RGBColor = RGBColor(36, 41, 47);
 
 fn hex(c: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
 type PlotResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Font size of axis labels and chart text, in plotters' units: its SVG backend writes
+/// `font-size` as this / 1.24, so 15 gives 12.1 px — readable, and at least 11 px as long as a chart
+/// is shown at 91% of its size or more (the layout never shrinks one below its natural width on a
+/// screen 1240 px wide or wider).
+const LABEL: u32 = 15;
+
+/// Font size of the endpoint names in the status chart (14.5 px).
+const HEADING: u32 = 18;
+
+fn font(size: u32) -> FontDesc<'static> {
+    ("sans-serif", size).into_font()
+}
 
 /// Draws into an SVG string of `size` pixels; a failure becomes a short note instead.
 fn svg(
@@ -165,22 +188,37 @@ fn tick_ms(v: f64) -> String {
     format!("{number}{unit}")
 }
 
-/// Points of a CDF: (latency ms, % of requests at or below it), at a fixed grid of quantiles.
+/// The top of the percentile axis: 99.99% (four nines).
+const NINES_TOP: f64 = 4.0;
+
+/// Where quantile `q` sits on the percentile axis: its number of nines, −log₁₀(1 − q) (50% at
+/// 0.3, 90% at 1, 99% at 2, 99.9% at 3), so that the tail gets as much room as the body.
+fn nines(q: f64) -> f64 {
+    -(1.0 - q).max(1e-12).log10()
+}
+
+/// The label of a point on the percentile axis (the inverse of [`nines`]).
+fn nines_label(y: f64) -> String {
+    let q = (1.0 - 10f64.powf(-y)) * 100.0;
+    let text = format!("{q:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+/// Points of a CDF on the percentile axis: (latency ms, nines), from the minimum up to the
+/// highest quantile the sample can tell apart from the maximum (1 − 1/n, at most 99.99%), where
+/// the line ends at the maximum.
 fn cdf_points(hist: &Histogram<u64>, floor_ms: f64) -> Vec<(f64, f64)> {
-    let mut quantiles: Vec<f64> = (0..=198).map(|i| f64::from(i) * 0.005).collect();
-    quantiles.extend((991..=999).map(|i| f64::from(i) / 1000.0));
-    quantiles.extend([0.9999, 1.0]);
-    quantiles
-        .into_iter()
-        .map(|q| {
-            let v = if q >= 1.0 {
-                hist.highest_equivalent(hist.max())
-            } else {
-                hist.value_at_quantile(q)
-            };
-            (ms(v).max(floor_ms), q * 100.0)
-        })
-        .collect()
+    let n = hist.len().max(1) as f64;
+    let top = n.log10().min(NINES_TOP);
+    let at = |q: f64| ms(hist.value_at_quantile(q)).max(floor_ms);
+    let mut points: Vec<(f64, f64)> = (0..)
+        .map(|i| f64::from(i) * 0.02)
+        .take_while(|&y| y < top)
+        .map(|y| (at(1.0 - 10f64.powf(-y)), y))
+        .collect();
+    points.push((ms(hist.highest_equivalent(hist.max())).max(floor_ms), top));
+    points
 }
 
 fn cdf_svg(lines: &[(&str, RGBColor, &Histogram<u64>)]) -> String {
@@ -198,41 +236,65 @@ fn cdf_svg(lines: &[(&str, RGBColor, &Histogram<u64>)]) -> String {
         .map(|(_, _, h)| ms(h.highest_equivalent(h.max())))
         .fold(0.0, f64::max);
     let (lo, hi) = (lo / 1.15, (hi * 1.15).max(lo * 2.0));
-    svg((560, 300), |root| {
+    svg((580, 330), |root| {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
-            .margin_right(16)
-            .x_label_area_size(34)
-            .y_label_area_size(44)
+            .margin_right(18)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
             .build_cartesian_2d(
                 (lo..hi).log_scale().with_key_points(one_two_five(lo, hi)),
-                0.0..100.0,
+                0.0..NINES_TOP + 0.08,
             )?;
         chart
             .configure_mesh()
-            .y_labels(6)
+            .y_labels(0)
+            .disable_y_mesh()
             .x_label_formatter(&|v| tick_ms(*v))
-            .y_label_formatter(&|v| format!("{v:.0}%"))
             .x_desc("latency (log scale)")
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
+            .y_desc("percentile")
+            .label_style(font(LABEL))
+            .axis_desc_style(font(LABEL))
             .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(225, 228, 232))
             .draw()?;
+        // The percentile axis by hand: plotters' key points do not combine with a linear axis.
+        for y in [0.0, nines(0.5), 1.0, 2.0, 3.0, NINES_TOP] {
+            chart.draw_series(LineSeries::new(
+                vec![(lo, y), (hi, y)],
+                RGBColor(225, 228, 232).stroke_width(1),
+            ))?;
+            let (px, py) = chart.backend_coord(&(lo, y));
+            root.draw(&Text::new(
+                nines_label(y),
+                (px - 6, py),
+                font(LABEL)
+                    .color(&RGBColor(87, 96, 106))
+                    .pos(Pos::new(HPos::Right, VPos::Center)),
+            ))?;
+        }
         for &&(name, color, hist) in &present {
+            let points = cdf_points(hist, lo);
+            let end = points.last().copied();
             chart
-                .draw_series(LineSeries::new(cdf_points(hist, lo), color.stroke_width(2)))?
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
                 .label(name.to_string())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
                 });
+            // The maximum: where the line ends (below 99.99% when the sample is too small to
+            // tell the tail apart).
+            if let Some(end) = end {
+                chart.draw_series(std::iter::once(Circle::new(end, 3, color.filled())))?;
+            }
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(208, 215, 222))
-            .label_font(("sans-serif", 12))
+            .label_font(font(LABEL))
             .draw()?;
         root.present()?;
         Ok(())
@@ -290,8 +352,8 @@ fn ratio_svg(hist: &Histogram<u64>, reference: &str) -> String {
                 "staging latency / {reference} latency, per request (log scale; ends include beyond)"
             ))
             .y_desc("requests")
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
+            .label_style(font(LABEL))
+            .axis_desc_style(font(LABEL))
             .light_line_style(RGBColor(240, 240, 240))
             .draw()?;
         chart.draw_series(bins.iter().map(|&(lo, hi, share)| {
@@ -312,6 +374,388 @@ fn ratio_svg(hist: &Histogram<u64>, reference: &str) -> String {
         root.present()?;
         Ok(())
     })
+}
+
+/// Seconds as an axis label: `45s`, `2m`, `1m30s`, `1h5m`.
+fn tick_s(v: f64) -> String {
+    let t = v.round().max(0.0) as u64;
+    match (t / 3600, t % 3600 / 60, t % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
+/// The side the timeline compares staging with: the baseline when there is one, else production.
+fn reference_second(b: &BucketFigures, reference: Reference) -> &SideSecond {
+    match (&b.baseline, reference) {
+        (Some(base), Reference::Baseline) => base,
+        _ => &b.production,
+    }
+}
+
+/// Runs of consecutive buckets that have a value: one line segment each, so that a bucket with
+/// no latency shows as a gap, not as a line drawn across it.
+fn segments(points: impl Iterator<Item = (f64, Option<f64>)>) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for (x, y) in points {
+        match y {
+            Some(y) => {
+                if let Some(run) = out.last_mut() {
+                    run.push((x, y));
+                }
+            }
+            None => {
+                if out.last().is_some_and(|r| !r.is_empty()) {
+                    out.push(Vec::new());
+                }
+            }
+        }
+    }
+    out.retain(|r| !r.is_empty());
+    out
+}
+
+/// Latency over time: p99 (solid) and p50 (thin) of staging and its reference, one point per
+/// bucket at its middle, on a log scale.
+fn timeline_latency_svg(t: &TimelineFigures, reference: Reference, ref_color: RGBColor) -> String {
+    let w = t.bucket_s as f64;
+    let end = t.buckets.len() as f64 * w;
+    let values = || {
+        t.buckets.iter().flat_map(|b| {
+            let r = reference_second(b, reference);
+            [b.staging.p50, b.staging.p99, r.p50, r.p99]
+        })
+    };
+    let lo = values().flatten().fold(f64::INFINITY, f64::min);
+    let hi = values().flatten().fold(0.0, f64::max);
+    if !lo.is_finite() {
+        return "<p class=\"muted\">no latencies</p>".into();
+    }
+    let (lo, hi) = ((lo / 1.3).max(0.001), (hi * 1.3).max(lo * 4.0));
+    svg((1180, 300), |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .margin_right(20)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                0.0..end.max(w),
+                (lo..hi).log_scale().with_key_points(one_two_five(lo, hi)),
+            )?;
+        chart
+            .configure_mesh()
+            .x_labels(12)
+            .x_label_formatter(&|v| tick_s(*v))
+            .y_label_formatter(&|v| tick_ms(*v))
+            .x_desc(format!(
+                "time since the run's start (intended send time, {} buckets)",
+                tick_s(w)
+            ))
+            .y_desc("latency (log)")
+            .label_style(font(LABEL))
+            .axis_desc_style(font(LABEL))
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(225, 228, 232))
+            .draw()?;
+        type Pick = fn(&SideSecond) -> Option<f64>;
+        let lines: [(RGBColor, u32, Pick, bool); 4] = [
+            (ref_color, 2, |s| s.p99, true),
+            (ref_color, 1, |s| s.p50, true),
+            (STAGING_COLOR, 2, |s| s.p99, false),
+            (STAGING_COLOR, 1, |s| s.p50, false),
+        ];
+        for (color, width, pick, is_reference) in lines {
+            let points = t.buckets.iter().map(|b| {
+                let side = if is_reference {
+                    reference_second(b, reference)
+                } else {
+                    &b.staging
+                };
+                (b.t_s as f64 + w / 2.0, pick(side))
+            });
+            for run in segments(points) {
+                if run.len() == 1 {
+                    chart.draw_series(run.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+                } else {
+                    chart.draw_series(LineSeries::new(run, color.stroke_width(width)))?;
+                }
+            }
+        }
+        root.present()?;
+        Ok(())
+    })
+}
+
+/// Throughput over time: requests per second in each bucket; partial buckets are drawn lighter.
+fn timeline_requests_svg(t: &TimelineFigures) -> String {
+    let w = t.bucket_s as f64;
+    let per_s = |n: u64| n as f64 / w;
+    let top = t
+        .buckets
+        .iter()
+        .map(|b| per_s(b.staging.requests))
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.12;
+    timeline_bars_svg(
+        t,
+        230,
+        top,
+        "requests / s",
+        |b| vec![(0.0, per_s(b.staging.requests), TIMELINE_REQUESTS_COLOR)],
+        None,
+    )
+}
+
+/// Errors over time: staging's transport errors and 5xx per second, stacked, and the
+/// reference's errors + 5xx as a line, on a scale of their own (a 1% error rate would be
+/// invisible beside the requests).
+fn timeline_errors_svg(t: &TimelineFigures, reference: Reference, ref_color: RGBColor) -> String {
+    let w = t.bucket_s as f64;
+    let per_s = |n: u64| n as f64 / w;
+    let top = t
+        .buckets
+        .iter()
+        .map(|b| {
+            let r = reference_second(b, reference);
+            per_s(b.staging.errors + b.staging.status_5xx).max(per_s(r.errors + r.status_5xx))
+        })
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.15;
+    let line: Vec<(f64, f64)> = t
+        .buckets
+        .iter()
+        .map(|b| {
+            let r = reference_second(b, reference);
+            (b.t_s as f64 + w / 2.0, per_s(r.errors + r.status_5xx))
+        })
+        .collect();
+    timeline_bars_svg(
+        t,
+        230,
+        top,
+        "per s",
+        |b| {
+            let s = &b.staging;
+            let e = per_s(s.errors);
+            vec![
+                (0.0, e, TIMELINE_ERROR_COLOR),
+                (e, e + per_s(s.status_5xx), TIMELINE_5XX_COLOR),
+            ]
+        },
+        Some((line, ref_color)),
+    )
+}
+
+/// One bar chart over the run's buckets: `layers` gives each bucket's stacked (from, to, colour)
+/// bars, `line` an optional line drawn over them.
+fn timeline_bars_svg(
+    t: &TimelineFigures,
+    height: u32,
+    top: f64,
+    y_desc: &str,
+    layers: impl Fn(&BucketFigures) -> Vec<(f64, f64, RGBColor)>,
+    line: Option<(Vec<(f64, f64)>, RGBColor)>,
+) -> String {
+    let w = t.bucket_s as f64;
+    let end = t.buckets.len() as f64 * w;
+    let y_desc = y_desc.to_string();
+    svg((1180, height), |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .margin_right(20)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..end.max(w), 0.0..top)?;
+        chart
+            .configure_mesh()
+            .x_labels(12)
+            .y_labels(5)
+            .x_label_formatter(&|v| tick_s(*v))
+            .y_label_formatter(&|v| {
+                if top < 10.0 {
+                    format!("{v:.1}")
+                } else {
+                    count(v.round() as u64)
+                }
+            })
+            .x_desc("time since the run's start")
+            .y_desc(y_desc)
+            .label_style(font(LABEL))
+            .axis_desc_style(font(LABEL))
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(225, 228, 232))
+            .draw()?;
+        let gap = (w * 0.08).min(0.2 * w);
+        for b in &t.buckets {
+            let x0 = b.t_s as f64 + gap / 2.0;
+            let x1 = b.t_s as f64 + w - gap / 2.0;
+            for (from, to, color) in layers(b) {
+                if to <= from {
+                    continue;
+                }
+                let style = if b.partial {
+                    color.mix(0.45).filled()
+                } else {
+                    color.filled()
+                };
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x0, from), (x1, to)],
+                    style,
+                )))?;
+            }
+        }
+        if let Some((points, color)) = line {
+            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 2, color.filled())),
+            )?;
+        }
+        root.present()?;
+        Ok(())
+    })
+}
+
+fn timeline_section(c: &Comparison, out: &mut String) {
+    out.push_str("<section id=\"timeline\"><h2>Over time</h2>");
+    let Some(t) = &c.timeline else {
+        out.push_str(
+            "<p class=\"muted\">No result had a send time: nothing to draw over time.</p>\
+             </section>",
+        );
+        return;
+    };
+    let r = c.reference.as_str();
+    let ref_color = match c.reference {
+        Reference::Baseline => BASELINE_COLOR,
+        Reference::Production => PRODUCTION_COLOR,
+    };
+    let legend = |out: &mut String, items: &[(&str, String)]| {
+        out.push_str("<div class=\"legend muted\">");
+        for (name, color) in items {
+            let _ = write!(
+                out,
+                "<span><i style=\"background:{color}\"></i>{name}</span>"
+            );
+        }
+        out.push_str("</div>");
+    };
+    let _ = write!(
+        out,
+        "<p class=\"muted\">Each request counted in the {} bucket of its intended send time \
+         (the run's start is 0). {r} is {}.</p><h3>Latency, p99 (thick) and p50 (thin)</h3>",
+        tick_s(t.bucket_s as f64),
+        match c.reference {
+            Reference::Baseline => "the baseline target, replayed at the same moments",
+            Reference::Production => "the latency and status recorded in production",
+        }
+    );
+    legend(out, &[("staging", hex(STAGING_COLOR)), (r, hex(ref_color))]);
+    let _ = write!(
+        out,
+        "<div class=\"card wide\">{}</div><h3>Requests per second</h3>",
+        timeline_latency_svg(t, c.reference, ref_color)
+    );
+    let _ = write!(
+        out,
+        "<div class=\"card wide\" id=\"timeline-requests\" data-buckets=\"{}\">{}</div>\
+         <h3>Transport errors and 5xx per second</h3>",
+        t.buckets.len(),
+        timeline_requests_svg(t)
+    );
+    legend(
+        out,
+        &[
+            ("staging 5xx", hex(TIMELINE_5XX_COLOR)),
+            ("staging transport errors", hex(TIMELINE_ERROR_COLOR)),
+            (&format!("{r} errors + 5xx"), hex(ref_color)),
+        ],
+    );
+    let _ = write!(
+        out,
+        "<div class=\"card wide\">{}</div>",
+        timeline_errors_svg(t, c.reference, ref_color)
+    );
+    let partial: Vec<String> = t
+        .buckets
+        .iter()
+        .filter(|b| b.partial)
+        .map(|b| {
+            format!(
+                "{} ({:.3} s of {})",
+                tick_s(b.t_s as f64),
+                b.covered_s,
+                tick_s(t.bucket_s as f64)
+            )
+        })
+        .collect();
+    let mut note = format!(
+        "{} bucket{} of {}",
+        t.buckets.len(),
+        if t.buckets.len() == 1 { "" } else { "s" },
+        tick_s(t.bucket_s as f64)
+    );
+    if t.bucket_s > 1 {
+        note.push_str(" (a long run: seconds merged so that at most 512 buckets remain)");
+    }
+    if !partial.is_empty() {
+        let _ = write!(
+            note,
+            "; partial, drawn lighter: {} — the run covers only part of them, so fewer requests \
+             there is not a drop",
+            partial.join(", ")
+        );
+    }
+    if t.untimed > 0 {
+        let _ = write!(note, "; {} results with no send time left out", t.untimed);
+    }
+    let _ = write!(out, "<p class=\"muted\">{}.</p>", escape(&note));
+    timeline_table(t, c.reference, r, out);
+    out.push_str("</section>");
+}
+
+/// Every bucket's figures as a table, folded away under the charts.
+fn timeline_table(t: &TimelineFigures, reference: Reference, r: &str, out: &mut String) {
+    let _ = write!(
+        out,
+        "<details><summary>The figures, bucket by bucket</summary><table class=\"timeline\">\
+         <tr><th></th><th></th><th colspan=\"5\" class=\"grp\">staging</th>\
+         <th colspan=\"5\" class=\"grp\">{r}</th></tr><tr><th class=\"l\">from</th>\
+         <th>covered</th><th>requests</th><th>errors</th><th>5xx</th><th>p50</th><th>p99</th>\
+         <th>requests</th><th>errors</th><th>5xx</th><th>p50</th><th>p99</th></tr>"
+    );
+    let lat = |v: Option<f64>| v.map_or("–".into(), duration_ms);
+    for b in &t.buckets {
+        let rs = reference_second(b, reference);
+        let _ = write!(
+            out,
+            "<tr class=\"bucket\"><td class=\"l\">{}</td><td>{:.3} s{}</td>",
+            tick_s(b.t_s as f64),
+            b.covered_s,
+            if b.partial { " (partial)" } else { "" }
+        );
+        for side in [&b.staging, rs] {
+            let _ = write!(
+                out,
+                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                count(side.requests),
+                count(side.errors),
+                count(side.status_5xx),
+                lat(side.p50),
+                lat(side.p99)
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table></details>");
 }
 
 /// One bar of the status chart: endpoint (on its first side only), side, class counts.
@@ -360,7 +804,7 @@ fn status_svg(rows: &[StatusRow]) -> String {
             chart.draw_series(std::iter::once(Text::new(
                 format!("{tick:.0}%"),
                 (tick - 1.5, -0.05),
-                ("sans-serif", 12).into_font().color(&RGBColor(87, 96, 106)),
+                font(LABEL).color(&RGBColor(87, 96, 106)),
             )))?;
         }
         let mut y = units;
@@ -374,13 +818,13 @@ fn status_svg(rows: &[StatusRow]) -> String {
                 chart.draw_series(std::iter::once(Text::new(
                     fit_label(name, 34),
                     (-61.0, top),
-                    ("sans-serif", 14).into_font().style(FontStyle::Bold),
+                    font(HEADING).style(FontStyle::Bold),
                 )))?;
             }
             chart.draw_series(std::iter::once(Text::new(
                 row.side,
                 (-13.0, top),
-                ("sans-serif", 13).into_font().color(&RGBColor(87, 96, 106)),
+                font(LABEL).color(&RGBColor(87, 96, 106)),
             )))?;
             let total: u64 = row.classes.iter().sum();
             let mut x = 0.0;
@@ -399,7 +843,7 @@ fn status_svg(rows: &[StatusRow]) -> String {
             chart.draw_series(std::iter::once(Text::new(
                 off_2xx(&row.classes),
                 (101.5, top),
-                ("sans-serif", 13).into_font(),
+                font(LABEL),
             )))?;
             y -= 1.0;
         }
@@ -977,26 +1421,30 @@ fn parameters_section(c: &Comparison, params: &BTreeMap<String, String>, out: &m
     out.push_str("</table></section>");
 }
 
-/// The report as one self-contained HTML document. `params` are the run's parameters as the
-/// caller wants them shown (command line, files, targets, …).
-pub fn render(c: &Comparison, params: &BTreeMap<String, String>) -> String {
+/// The report as one self-contained HTML document, headed by `title` (the command that made it,
+/// e.g. `reel replay shop.reel → http://staging:8080`). `params` are the run's parameters as the
+/// caller wants them shown (files, targets, pace, …).
+pub fn render(c: &Comparison, title: &str, params: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(256 * 1024);
-    let title = if c.gates.is_empty() {
-        "reel compare"
+    let verdict = if c.gates.is_empty() {
+        ""
     } else if c.passed {
-        "reel compare: PASSED"
+        ": PASSED"
     } else {
-        "reel compare: FAILED"
+        ": FAILED"
     };
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>{CSS}</style></head><body>\n"
+         <title>{t}{verdict}</title><style>{CSS}</style></head><body>\n\
+         <header class=\"top\"><h1 id=\"title\">{t}</h1></header>\n",
+        t = escape(title),
     );
     banner(c, &mut out);
     gates_section(c, &mut out);
     endpoints_section(c, &mut out);
+    timeline_section(c, &mut out);
     latency_section(c, &mut out);
     ratio_section(c, &mut out);
     status_section(c, &mut out);
@@ -1035,6 +1483,58 @@ mod tests {
         assert_eq!(shares, [(14, 20.0), (20, 60.0), (40, 20.0)]);
         let (lo, hi, _) = bins[20];
         assert!(lo < 1.0 && hi > 1.0);
+    }
+
+    #[test]
+    fn the_percentile_axis_gives_each_nine_the_same_room() {
+        let labels: Vec<String> = [0.0, nines(0.5), 1.0, 2.0, 3.0, 4.0]
+            .into_iter()
+            .map(nines_label)
+            .collect();
+        assert_eq!(labels, ["0%", "50%", "90%", "99%", "99.9%", "99.99%"]);
+        assert!((nines(0.999) - 3.0).abs() < 1e-9);
+        // 100 000 values 1..=100 000 µs: the line reaches 99.99% (the sample tells it apart)
+        // and passes p99 at 99 ms; 50 values end at their maximum, at log10(50) nines.
+        let mut h = new_histogram::<u64>();
+        for v in 1..=100_000 {
+            h.record(v).unwrap();
+        }
+        let points = cdf_points(&h, 0.0);
+        assert_eq!(points.last().unwrap().1, 4.0);
+        let p99 = points.iter().find(|p| (p.1 - 2.0).abs() < 1e-9).unwrap();
+        assert!((p99.0 - 99.0).abs() < 0.1, "{p99:?}");
+        assert!(
+            points
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
+        );
+        let mut few = new_histogram::<u64>();
+        for v in 1..=50 {
+            few.record(v * 1000).unwrap();
+        }
+        let points = cdf_points(&few, 0.0);
+        let (x, y) = *points.last().unwrap();
+        assert!((y - 50f64.log10()).abs() < 1e-9 && (x - 50.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn timeline_helpers() {
+        assert_eq!(tick_s(0.0), "0s");
+        assert_eq!(tick_s(45.0), "45s");
+        assert_eq!(tick_s(120.0), "2m");
+        assert_eq!(tick_s(90.0), "1m30s");
+        assert_eq!(tick_s(3900.0), "1h5m");
+        let runs = segments(
+            [
+                (0.0, Some(1.0)),
+                (1.0, None),
+                (2.0, Some(2.0)),
+                (3.0, Some(3.0)),
+                (4.0, None),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(runs, [vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]);
     }
 
     #[test]

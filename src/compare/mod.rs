@@ -17,6 +17,7 @@ pub mod html;
 pub mod report;
 pub mod stats;
 pub mod text;
+pub mod timeline;
 
 pub use accumulate::{Accumulator, Config, Role};
 pub use gate::{GATES_HELP, Gate, GateError, GateResult, GateVerdict};
@@ -60,13 +61,14 @@ pub fn parse_gates<S: AsRef<str>>(exprs: &[S]) -> Result<Vec<Gate>, GateError> {
     exprs.iter().map(|e| e.as_ref().parse()).collect()
 }
 
-/// Writes the HTML report of `comparison` to `path` (see [`html::render`]).
+/// Writes the HTML report of `comparison` to `path`, headed by `title` (see [`html::render`]).
 pub fn write_report(
     path: &Path,
     comparison: &Comparison,
+    title: &str,
     params: &BTreeMap<String, String>,
 ) -> Result<(), CompareError> {
-    std::fs::write(path, html::render(comparison, params)).map_err(|source| {
+    std::fs::write(path, html::render(comparison, title, params)).map_err(|source| {
         CompareError::WriteReport {
             path: path.to_path_buf(),
             source,

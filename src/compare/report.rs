@@ -14,6 +14,7 @@ use super::accumulate::{
 use super::gate::{Gate, GateResult};
 use super::hist::{Latency, ms};
 use super::stats::{Shift, Thresholds, Verdict};
+use super::timeline::TimelineFigures;
 use crate::exchange::ErrorKind;
 
 /// The name the overall figures go by.
@@ -406,6 +407,9 @@ pub struct Comparison {
     pub settings: Settings,
     /// Things the reader should know (caps reached, results left out).
     pub notes: Vec<String>,
+    /// The run over time: per-second (or coarser, for long runs) buckets of intended send time
+    /// (`null` when no result had one).
+    pub timeline: Option<TimelineFigures>,
 }
 
 impl Comparison {
@@ -499,6 +503,7 @@ impl Accumulator {
         }
 
         let notes = self.notes(&overall, reference);
+        let timeline = self.timeline.figures(reference == Reference::Baseline);
         Comparison {
             passed: !results.iter().any(|r| r.failed),
             reference,
@@ -516,6 +521,7 @@ impl Accumulator {
                 timeout_ms: self.config.timeout_ns.map(|ns| ns as f64 / 1e6),
             },
             notes,
+            timeline,
         }
     }
 

@@ -55,7 +55,7 @@ pub enum Progress {
 impl Progress {
     /// A bar on a terminal, plain lines otherwise.
     pub fn auto() -> Progress {
-        if std::io::stderr().is_terminal() {
+        if std::io::stderr().is_terminal() && !crate::logline::is_json() {
             Progress::Bar
         } else {
             Progress::Lines
@@ -633,10 +633,10 @@ fn show_progress(config: &ReplayConfig, live: &Live, done: &dyn Fn() -> bool) {
             (None, Progress::Lines) if now - last_line >= Duration::from_secs(5) => {
                 let rate = (sent - last_sent) as f64 / (now - last_line).as_secs_f64();
                 let lag = live.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0;
-                eprintln!(
+                crate::logline::info(&format!(
                     "replay: {:.0}s sent {sent} ok {ok} errors {errors} ({rate:.0} req/s{both}, lag max {lag:.2} ms)",
                     (now - started).as_secs_f64()
-                );
+                ));
                 last_sent = sent;
                 last_line = now;
             }

@@ -30,7 +30,7 @@ impl Stop {
             .spawn(move || {
                 for _ in signals.forever() {
                     if flag.swap(true, Ordering::SeqCst) {
-                        eprintln!("{second}");
+                        crate::logline::error(second);
                         std::process::exit(3);
                     }
                 }

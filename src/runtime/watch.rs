@@ -52,7 +52,7 @@ pub fn watch(
         }
         if !interval.is_zero() && Instant::now() >= next_stats {
             next_stats += interval;
-            eprintln!("{} stats: {}", local_time(), stats());
+            crate::logline::info(&format!("{} stats: {}", local_time(), stats()));
         }
     }
 }

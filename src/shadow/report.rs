@@ -276,6 +276,15 @@ impl Report {
         serde_json::Value::Object(json)
     }
 
+    /// The report's title: the command that made it, `reel shadow eth0 → http://staging:8080`.
+    pub fn title(&self) -> String {
+        format!(
+            "reel shadow {} → {}",
+            self.interfaces.join(", "),
+            self.targets.join(", ")
+        )
+    }
+
     /// The run's parameters as the HTML report shows them; `fail_if` are the gates as typed.
     pub fn parameters(&self, fail_if: &[String]) -> BTreeMap<String, String> {
         let mut p = BTreeMap::new();
