@@ -4,15 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{JsonArg, parse_duration, parse_size};
+use super::{JsonArg, OutputFlags, RotationFlags, parse_duration, parse_size};
 use crate::capture::live::LiveConfig;
-use crate::ends::Output;
 use crate::ends::log_output::LogOutput;
 use crate::exit::usage;
 use crate::filter::FilterArgs;
 use crate::http::ExtractConfig;
-use crate::log::WriterConfig;
-use crate::log::rotate::{OutputPlan, OutputSpec};
 use crate::record::live::LiveOptions;
 use crate::record::{
     CaptureConfig, ExtractionConfig, LIVE_MAX_FLOW_MEMORY, LIVE_MAX_MEMORY, READ_MAX_FLOW_MEMORY,
@@ -29,6 +26,10 @@ use crate::tcp::TcpConfig;
   sudo reel record --interface eth0 --port 80 --output '/var/lib/reel/prod-%Y%m%d-%H.reel' \\
       --rotate-interval 1h --retain-size 20G --metrics-addr 127.0.0.1:9187 --user reel \\
       --redact-default --redact-param token --redact-key-file /etc/reel/redaction.key")]
+#[command(mut_arg("output", |a| a.help(
+    "The .reel log to write, or - for stdout (written as NAME.part, renamed when complete; mode \
+     0600). The file name may hold strftime fields, e.g. prod-%Y%m%d-%H.reel (local time)"
+)))]
 pub struct Args {
     /// Read packets from a pcap or pcapng file (repeatable: files are merged by time).
     #[arg(
@@ -47,34 +48,13 @@ pub struct Args {
     #[arg(long = "interface", short = 'i', value_name = "NAME")]
     pub interfaces: Vec<String>,
 
-    /// The .reel log to write (written as NAME.part, renamed when complete; mode 0600). The file
-    /// name may hold strftime fields, e.g. prod-%Y%m%d-%H.reel (local time).
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub log: OutputFlags,
 
-    /// Add to an existing log instead of refusing to overwrite it (one fixed output name only).
-    #[arg(long, conflicts_with = "force")]
-    pub append: bool,
-
-    /// Replace an existing log (one fixed output name only).
-    #[arg(long)]
-    pub force: bool,
-
-    /// Finish the file and start the next once it holds SIZE bytes, e.g. 1G.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub rotate_size: Option<u64>,
-
-    /// Finish files at multiples of this interval in local time, e.g. 1h (at the top of each hour).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub rotate_interval: Option<Duration>,
-
-    /// Keep at most N finished files of the output pattern; the oldest are deleted.
-    #[arg(long, value_name = "N")]
-    pub retain_files: Option<usize>,
-
-    /// Keep at most SIZE bytes of finished files of the output pattern, e.g. 50G.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub retain_size: Option<u64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rotation: RotationFlags,
 
     /// Server port (repeatable). Without it, whichever side sends requests is the client. Live,
     /// the capture filter keeps only these ports.
@@ -198,47 +178,9 @@ pub struct BufferFlags {
 }
 
 impl Args {
-    /// The output flags, validated: stdout for `-o -` (file flags and `--json` on stdout
-    /// refused, naming the flag), else the file plan (rotation, retention, `--append`/`--force`).
+    /// The output flags, validated (see [`OutputFlags::into_config`]).
     pub fn output_config(&self) -> crate::exit::Result<LogOutput> {
-        let target = Output::new(&self.output);
-        let plan = if target.is_stdout() {
-            let file_flags = [
-                ("--rotate-size", self.rotate_size.is_some()),
-                ("--rotate-interval", self.rotate_interval.is_some()),
-                ("--retain-files", self.retain_files.is_some()),
-                ("--retain-size", self.retain_size.is_some()),
-                ("--append", self.append),
-                ("--force", self.force),
-            ];
-            if let Some((flag, _)) = file_flags.iter().find(|(_, set)| *set) {
-                return Err(usage(*flag, "has no use with -o - (stdout)"));
-            }
-            if self.json.on_stdout() {
-                return Err(usage(
-                    "--json",
-                    "stdout carries the log (-o -): give --json a PATH",
-                ));
-            }
-            None
-        } else {
-            Some(OutputPlan::new(&OutputSpec {
-                output: self.output.clone(),
-                rotate_size: self.rotate_size,
-                rotate_interval: self.rotate_interval,
-                retain_files: self.retain_files,
-                retain_size: self.retain_size,
-                force: self.force,
-                append: self.append,
-            })?)
-        };
-        Ok(LogOutput {
-            target,
-            plan,
-            writer: WriterConfig::default(),
-            force: self.force,
-            append: self.append,
-        })
+        self.log.into_config(Some(&self.rotation), &self.json)
     }
 
     /// What extraction keeps and how (`live` picks the live memory defaults); errors name the

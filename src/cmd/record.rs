@@ -18,7 +18,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let live = !args.interfaces.is_empty();
     let output = args.output_config()?;
     let config = args.capture_config(live)?;
-    let name = args.output.display().to_string();
+    let name = args.log.output.display().to_string();
     let summary = if live {
         let bpf = live_filter(&args.ports, args.filter.as_deref());
         let input = LiveInput {
