@@ -73,14 +73,9 @@ pub struct Args {
     #[allow(missing_docs)]
     pub buffers: BufferFlags,
 
-    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints,
-    /// so several nodes sampling at once keep the same ones), e.g. 10 or 2.5%.
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
-    pub sample: Option<f64>,
-
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub select: FilterArgs,
+    pub selection: SelectionFlags,
 
     /// Stop after N requests (their responses are still awaited).
     #[arg(long, value_name = "N")]
@@ -189,8 +184,7 @@ impl Args {
         CaptureFlags {
             ports: &self.ports,
             buffers: &self.buffers,
-            sample: self.sample,
-            select: &self.select,
+            selection: &self.selection,
             redact: &self.redact,
             limit: self.limit,
         }
@@ -230,16 +224,65 @@ impl LiveFlags {
     }
 }
 
+/// The selection group `record` and `shadow` share: `--sample` and the request filters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectionFlags {
+    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints, the
+    /// same on every node and in record and shadow, so several nodes sampling at once keep the
+    /// same ones), e.g. 10 or 2.5%.
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub sample: Option<f64>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub filters: FilterArgs,
+}
+
+impl SelectionFlags {
+    /// The selection, validated (errors name the flag), and the notes that say in a log's
+    /// metadata what it leaves out.
+    pub fn into_config(&self) -> crate::exit::Result<(SelectionConfig, Vec<String>)> {
+        let mut notes = Vec::new();
+        let mut selection = SelectionConfig::default();
+        if let Some(pct) = self.sample {
+            selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
+            notes.push(format!(
+                "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
+            ));
+        }
+        let s = &self.filters;
+        let filter = s.build()?;
+        if !filter.is_empty() {
+            let mut names = Vec::new();
+            names.extend(s.methods.iter().map(|m| format!("--method {m}")));
+            if s.read_only {
+                names.push("--read-only".to_string());
+            }
+            names.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
+            names.extend(
+                s.exclude_paths
+                    .iter()
+                    .map(|p| format!("--exclude-path {p:?}")),
+            );
+            names.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
+            notes.push(format!(
+                "requests selected by {}; the others and their responses are left out (counted in select.*)",
+                names.join(" ")
+            ));
+            selection.filter = Some(filter);
+        }
+        Ok((selection, notes))
+    }
+}
+
 /// The flags that say what extraction keeps and how (of `record` or `shadow`).
 pub struct CaptureFlags<'a> {
     /// `--port`.
     pub ports: &'a [u16],
     /// `--max-body`, `--max-memory`, `--max-flow-memory`, `--idle-timeout`.
     pub buffers: &'a BufferFlags,
-    /// `--sample`.
-    pub sample: Option<f64>,
-    /// The request filters.
-    pub select: &'a FilterArgs,
+    /// `--sample` and the request filters.
+    pub selection: &'a SelectionFlags,
     /// The redaction flags.
     pub redact: &'a RedactArgs,
     /// `--limit`.
@@ -274,35 +317,7 @@ impl CaptureFlags<'_> {
             },
             ..ExtractionConfig::default()
         };
-        let mut notes = Vec::new();
-        let mut selection = SelectionConfig::default();
-        if let Some(pct) = self.sample {
-            selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
-            notes.push(format!(
-                "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
-            ));
-        }
-        let s = self.select;
-        let filter = s.build()?;
-        if !filter.is_empty() {
-            let mut names = Vec::new();
-            names.extend(s.methods.iter().map(|m| format!("--method {m}")));
-            if s.read_only {
-                names.push("--read-only".to_string());
-            }
-            names.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
-            names.extend(
-                s.exclude_paths
-                    .iter()
-                    .map(|p| format!("--exclude-path {p:?}")),
-            );
-            names.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
-            notes.push(format!(
-                "requests selected by {}; the others and their responses are left out (counted in select.*)",
-                names.join(" ")
-            ));
-            selection.filter = Some(filter);
-        }
+        let (selection, mut notes) = self.selection.into_config()?;
         let r = self.redact;
         let redactor = r.build()?;
         if let Some(redactor) = &redactor {

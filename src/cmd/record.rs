@@ -76,7 +76,7 @@ mod tests {
             panic!("not record");
         };
         assert_eq!(args.redact.headers, ["X-Api-Key"]);
-        assert_eq!(args.select.headers, ["Accept: json"]);
-        assert_eq!(args.select.paths, ["^/api"]);
+        assert_eq!(args.selection.filters.headers, ["Accept: json"]);
+        assert_eq!(args.selection.filters.paths, ["^/api"]);
     }
 }
