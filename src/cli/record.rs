@@ -1,5 +1,7 @@
-//! The arguments of `reel record`: capture files or devices, selection, redaction, output; and the live capture
-//! and extraction-buffer flags `shadow` shares.
+//! The arguments of `reel record` — capture files or devices, selection, redaction, output — and
+//! the groups `shadow` shares with it: the live capture flags (`LiveFlags`), extraction's buffers
+//! (`BufferFlags`), the selection group (`SelectionFlags`), and `CaptureFlags`, the view of all
+//! of them that validates into a `record::CaptureConfig`.
 
 use std::path::PathBuf;
 use std::time::Duration;
