@@ -1,5 +1,6 @@
-//! The shape of the crate, checked from its sources: every error type says its exit class, and
-//! the modules import each other one way only (`docs/ARCHITECTURE.md`, "Modules and imports").
+//! The shape of the crate, checked from its sources: every error type says its exit class, the
+//! modules import each other one way only (`docs/ARCHITECTURE.md`, "Modules and imports"), and
+//! `src/cmd/` only wires: no threads, tasks or channels, no pipeline pieces.
 //!
 //! Both checks read `src/` as text. Each is also run on a small made-up crate that breaks the
 //! rule, so that a check which finds nothing cannot pass by accident.
@@ -371,4 +372,114 @@ fn the_import_check_finds_upward_imports_and_cycles() {
         "{bad:?}"
     );
     assert!(bad.iter().any(|v| v.starts_with("import cycle")), "{bad:?}");
+}
+
+/// What starts threads, tasks or channels — pipeline machinery, which lives in the stages.
+const CONCURRENCY: [&str; 10] = [
+    "thread::spawn",
+    "thread::Builder",
+    "thread::scope",
+    "tokio::spawn",
+    "tokio::runtime",
+    "spawn_blocking",
+    "crossbeam",
+    "mpsc",
+    "sync_channel",
+    "rayon",
+];
+
+/// The traits a pipeline piece implements: an end, or a stage's handler.
+const PIPELINE_TRAITS: [&str; 4] = ["Source", "Sink", "StreamHandler", "Stage"];
+
+/// True when `line` (an `impl` line) implements `name`, named alone or by a path.
+fn implements(line: &str, name: &str) -> bool {
+    let pattern = format!("{name} for ");
+    line.match_indices(&pattern)
+        .any(|(i, _)| line[..i].ends_with([' ', ':']))
+}
+
+/// Where a file under `cmd/` does more than wiring and printing: `file:line: what`.
+fn cmd_beyond_wiring(files: &[(String, String)]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (path, text) in files.iter().filter(|(p, _)| p.starts_with("cmd/")) {
+        for (n, line) in code_only(text).lines().enumerate() {
+            for what in CONCURRENCY {
+                if line.contains(what) {
+                    bad.push(format!(
+                        "{path}:{}: {what} (threads and channels belong in a stage)",
+                        n + 1
+                    ));
+                }
+            }
+            let t = line.trim_start();
+            if t.starts_with("impl") {
+                for what in PIPELINE_TRAITS {
+                    if implements(t, what) {
+                        bad.push(format!(
+                            "{path}:{}: impl {what} for … (a pipeline piece belongs in a stage or in ends)",
+                            n + 1
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn cmd_only_wires_and_prints() {
+    let files = src();
+    let cmd: Vec<&String> = files
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with("cmd/"))
+        .collect();
+    assert!(
+        cmd.iter().any(|p| *p == "cmd/record.rs") && cmd.iter().any(|p| *p == "cmd/shadow.rs"),
+        "the scan did not see cmd/: {cmd:?}"
+    );
+    let bad = cmd_beyond_wiring(&files);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn the_wiring_check_finds_threads_and_pipeline_pieces_in_cmd() {
+    let files: Vec<(String, String)> = [
+        ("cmd/a.rs", "fn run() { std::thread::spawn(|| ()); }"),
+        ("cmd/b.rs", "use std::sync::mpsc::sync_channel;"),
+        (
+            "cmd/c.rs",
+            "impl<S: Write> Sink for Mine<S> {}\nimpl crate::ends::Source for Theirs {}",
+        ),
+        (
+            "cmd/d.rs",
+            "// tokio::spawn in a comment\nconst X: &str = \"std::thread::spawn\";",
+        ),
+        (
+            "record/live.rs",
+            "fn run() { std::thread::Builder::new(); }\nimpl Sink for Writer {}",
+        ),
+    ]
+    .iter()
+    .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+    .collect();
+    let bad = cmd_beyond_wiring(&files);
+    for expected in [
+        "cmd/a.rs:1: thread::spawn",
+        "cmd/b.rs:1: mpsc",
+        "cmd/b.rs:1: sync_channel",
+        "cmd/c.rs:1: impl Sink for",
+        "cmd/c.rs:2: impl Source for",
+    ] {
+        assert!(
+            bad.iter().any(|b| b.starts_with(expected)),
+            "{expected} not found in {bad:?}"
+        );
+    }
+    assert!(
+        !bad.iter()
+            .any(|b| b.starts_with("cmd/d.rs") || b.starts_with("record/")),
+        "comments, strings and the stages are not cmd's code: {bad:?}"
+    );
 }

@@ -12,13 +12,9 @@ pub struct Args {
     #[arg(value_name = "FILE", required = true)]
     pub inputs: Vec<PathBuf>,
 
-    /// The merged log to write.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
-
-    /// Replace an existing log.
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub log: crate::cli::OutputFlags,
 
     #[command(flatten)]
     #[allow(missing_docs)]

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::compare::endpoint::EndpointRule;
-use crate::exit::Context;
+use crate::ends::Output;
+use crate::ends::log_output::LogOutput;
+use crate::exit::{Context, usage};
+use crate::log::WriterConfig;
+use crate::log::rotate::{OutputPlan, OutputSpec};
 
 pub mod cat;
 pub mod compare;
@@ -122,6 +126,104 @@ impl JsonArg {
         } else {
             Box::new(std::io::stdout())
         }
+    }
+}
+
+/// The log a command writes — `-o` (`-` for stdout), `--append`, `--force` — the output group
+/// `record`, `import` and `merge` share. [`OutputFlags::into_config`] validates it once.
+#[derive(Debug, Clone, Args)]
+pub struct OutputFlags {
+    /// The .reel log to write, or - for stdout (a file is written as NAME.part, renamed when
+    /// complete; mode 0600).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Add to an existing log instead of refusing to overwrite it (not for a rotated output).
+    #[arg(long, conflicts_with = "force")]
+    pub append: bool,
+
+    /// Replace an existing log (not for a rotated output).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Rotation and retention of a long-running output (`record`): the flags that make `-o` a
+/// set of files.
+#[derive(Debug, Clone, Args)]
+pub struct RotationFlags {
+    /// Finish the file and start the next once it holds SIZE bytes, e.g. 1G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub rotate_size: Option<u64>,
+
+    /// Finish files at multiples of this interval in local time, e.g. 1h (at the top of each hour).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub rotate_interval: Option<std::time::Duration>,
+
+    /// Keep at most N finished files of the output pattern; the oldest are deleted.
+    #[arg(long, value_name = "N")]
+    pub retain_files: Option<usize>,
+
+    /// Keep at most SIZE bytes of finished files of the output pattern, e.g. 50G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub retain_size: Option<u64>,
+}
+
+impl OutputFlags {
+    /// The output, validated (errors name the flag): stdout for `-o -` (the file flags, and
+    /// `--json` without a path, refused with it), else the file rules — with `rotation`, a
+    /// pattern and a set of files; without, one file of that name.
+    pub fn into_config(
+        &self,
+        rotation: Option<&RotationFlags>,
+        json: &JsonArg,
+    ) -> crate::exit::Result<LogOutput> {
+        let target = Output::new(&self.output);
+        let plan = if target.is_stdout() {
+            let r = rotation;
+            let file_flags = [
+                ("--rotate-size", r.is_some_and(|r| r.rotate_size.is_some())),
+                (
+                    "--rotate-interval",
+                    r.is_some_and(|r| r.rotate_interval.is_some()),
+                ),
+                (
+                    "--retain-files",
+                    r.is_some_and(|r| r.retain_files.is_some()),
+                ),
+                ("--retain-size", r.is_some_and(|r| r.retain_size.is_some())),
+                ("--append", self.append),
+                ("--force", self.force),
+            ];
+            if let Some((flag, _)) = file_flags.iter().find(|(_, set)| *set) {
+                return Err(usage(*flag, "has no use with -o - (stdout)"));
+            }
+            if json.on_stdout() {
+                return Err(usage(
+                    "--json",
+                    "stdout carries the log (-o -): give --json a PATH",
+                ));
+            }
+            None
+        } else if let Some(r) = rotation {
+            Some(OutputPlan::new(&OutputSpec {
+                output: self.output.clone(),
+                rotate_size: r.rotate_size,
+                rotate_interval: r.rotate_interval,
+                retain_files: r.retain_files,
+                retain_size: r.retain_size,
+                force: self.force,
+                append: self.append,
+            })?)
+        } else {
+            None
+        };
+        Ok(LogOutput {
+            target,
+            plan,
+            writer: WriterConfig::default(),
+            force: self.force,
+            append: self.append,
+        })
     }
 }
 

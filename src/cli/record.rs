@@ -1,18 +1,17 @@
-//! The arguments of `reel record`: capture files or devices, selection, redaction, output; and the live capture
-//! and extraction-buffer flags `shadow` shares.
+//! The arguments of `reel record` — capture files or devices, selection, redaction, output — and
+//! the groups `shadow` shares with it: the live capture flags (`LiveFlags`), extraction's buffers
+//! (`BufferFlags`), the selection group (`SelectionFlags`), and `CaptureFlags`, the view of all
+//! of them that validates into a `record::CaptureConfig`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{JsonArg, parse_duration, parse_size};
+use super::{JsonArg, OutputFlags, RotationFlags, parse_duration, parse_size};
 use crate::capture::live::LiveConfig;
-use crate::ends::Output;
 use crate::ends::log_output::LogOutput;
 use crate::exit::usage;
 use crate::filter::FilterArgs;
 use crate::http::ExtractConfig;
-use crate::log::WriterConfig;
-use crate::log::rotate::{OutputPlan, OutputSpec};
 use crate::record::live::LiveOptions;
 use crate::record::{
     CaptureConfig, ExtractionConfig, LIVE_MAX_FLOW_MEMORY, LIVE_MAX_MEMORY, READ_MAX_FLOW_MEMORY,
@@ -29,6 +28,10 @@ use crate::tcp::TcpConfig;
   sudo reel record --interface eth0 --port 80 --output '/var/lib/reel/prod-%Y%m%d-%H.reel' \\
       --rotate-interval 1h --retain-size 20G --metrics-addr 127.0.0.1:9187 --user reel \\
       --redact-default --redact-param token --redact-key-file /etc/reel/redaction.key")]
+#[command(mut_arg("output", |a| a.help(
+    "The .reel log to write, or - for stdout (written as NAME.part, renamed when complete; mode \
+     0600). The file name may hold strftime fields, e.g. prod-%Y%m%d-%H.reel (local time)"
+)))]
 pub struct Args {
     /// Read packets from a pcap or pcapng file (repeatable: files are merged by time).
     #[arg(
@@ -47,34 +50,13 @@ pub struct Args {
     #[arg(long = "interface", short = 'i', value_name = "NAME")]
     pub interfaces: Vec<String>,
 
-    /// The .reel log to write (written as NAME.part, renamed when complete; mode 0600). The file
-    /// name may hold strftime fields, e.g. prod-%Y%m%d-%H.reel (local time).
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub log: OutputFlags,
 
-    /// Add to an existing log instead of refusing to overwrite it (one fixed output name only).
-    #[arg(long, conflicts_with = "force")]
-    pub append: bool,
-
-    /// Replace an existing log (one fixed output name only).
-    #[arg(long)]
-    pub force: bool,
-
-    /// Finish the file and start the next once it holds SIZE bytes, e.g. 1G.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub rotate_size: Option<u64>,
-
-    /// Finish files at multiples of this interval in local time, e.g. 1h (at the top of each hour).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub rotate_interval: Option<Duration>,
-
-    /// Keep at most N finished files of the output pattern; the oldest are deleted.
-    #[arg(long, value_name = "N")]
-    pub retain_files: Option<usize>,
-
-    /// Keep at most SIZE bytes of finished files of the output pattern, e.g. 50G.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub retain_size: Option<u64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rotation: RotationFlags,
 
     /// Server port (repeatable). Without it, whichever side sends requests is the client. Live,
     /// the capture filter keeps only these ports.
@@ -93,14 +75,9 @@ pub struct Args {
     #[allow(missing_docs)]
     pub buffers: BufferFlags,
 
-    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints,
-    /// so several nodes sampling at once keep the same ones), e.g. 10 or 2.5%.
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
-    pub sample: Option<f64>,
-
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub select: FilterArgs,
+    pub selection: SelectionFlags,
 
     /// Stop after N requests (their responses are still awaited).
     #[arg(long, value_name = "N")]
@@ -198,47 +175,9 @@ pub struct BufferFlags {
 }
 
 impl Args {
-    /// The output flags, validated: stdout for `-o -` (file flags and `--json` on stdout
-    /// refused, naming the flag), else the file plan (rotation, retention, `--append`/`--force`).
+    /// The output flags, validated (see [`OutputFlags::into_config`]).
     pub fn output_config(&self) -> crate::exit::Result<LogOutput> {
-        let target = Output::new(&self.output);
-        let plan = if target.is_stdout() {
-            let file_flags = [
-                ("--rotate-size", self.rotate_size.is_some()),
-                ("--rotate-interval", self.rotate_interval.is_some()),
-                ("--retain-files", self.retain_files.is_some()),
-                ("--retain-size", self.retain_size.is_some()),
-                ("--append", self.append),
-                ("--force", self.force),
-            ];
-            if let Some((flag, _)) = file_flags.iter().find(|(_, set)| *set) {
-                return Err(usage(*flag, "has no use with -o - (stdout)"));
-            }
-            if self.json.on_stdout() {
-                return Err(usage(
-                    "--json",
-                    "stdout carries the log (-o -): give --json a PATH",
-                ));
-            }
-            None
-        } else {
-            Some(OutputPlan::new(&OutputSpec {
-                output: self.output.clone(),
-                rotate_size: self.rotate_size,
-                rotate_interval: self.rotate_interval,
-                retain_files: self.retain_files,
-                retain_size: self.retain_size,
-                force: self.force,
-                append: self.append,
-            })?)
-        };
-        Ok(LogOutput {
-            target,
-            plan,
-            writer: WriterConfig::default(),
-            force: self.force,
-            append: self.append,
-        })
+        self.log.into_config(Some(&self.rotation), &self.json)
     }
 
     /// What extraction keeps and how (`live` picks the live memory defaults); errors name the
@@ -247,8 +186,7 @@ impl Args {
         CaptureFlags {
             ports: &self.ports,
             buffers: &self.buffers,
-            sample: self.sample,
-            select: &self.select,
+            selection: &self.selection,
             redact: &self.redact,
             limit: self.limit,
         }
@@ -288,16 +226,65 @@ impl LiveFlags {
     }
 }
 
+/// The selection group `record` and `shadow` share: `--sample` and the request filters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectionFlags {
+    /// Keep this percentage of connections, whole (chosen by a fixed hash of their endpoints, the
+    /// same on every node and in record and shadow, so several nodes sampling at once keep the
+    /// same ones), e.g. 10 or 2.5%.
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub sample: Option<f64>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub filters: FilterArgs,
+}
+
+impl SelectionFlags {
+    /// The selection, validated (errors name the flag), and the notes that say in a log's
+    /// metadata what it leaves out.
+    pub fn into_config(&self) -> crate::exit::Result<(SelectionConfig, Vec<String>)> {
+        let mut notes = Vec::new();
+        let mut selection = SelectionConfig::default();
+        if let Some(pct) = self.sample {
+            selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
+            notes.push(format!(
+                "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
+            ));
+        }
+        let s = &self.filters;
+        let filter = s.build()?;
+        if !filter.is_empty() {
+            let mut names = Vec::new();
+            names.extend(s.methods.iter().map(|m| format!("--method {m}")));
+            if s.read_only {
+                names.push("--read-only".to_string());
+            }
+            names.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
+            names.extend(
+                s.exclude_paths
+                    .iter()
+                    .map(|p| format!("--exclude-path {p:?}")),
+            );
+            names.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
+            notes.push(format!(
+                "requests selected by {}; the others and their responses are left out (counted in select.*)",
+                names.join(" ")
+            ));
+            selection.filter = Some(filter);
+        }
+        Ok((selection, notes))
+    }
+}
+
 /// The flags that say what extraction keeps and how (of `record` or `shadow`).
 pub struct CaptureFlags<'a> {
     /// `--port`.
     pub ports: &'a [u16],
     /// `--max-body`, `--max-memory`, `--max-flow-memory`, `--idle-timeout`.
     pub buffers: &'a BufferFlags,
-    /// `--sample`.
-    pub sample: Option<f64>,
-    /// The request filters.
-    pub select: &'a FilterArgs,
+    /// `--sample` and the request filters.
+    pub selection: &'a SelectionFlags,
     /// The redaction flags.
     pub redact: &'a RedactArgs,
     /// `--limit`.
@@ -332,35 +319,7 @@ impl CaptureFlags<'_> {
             },
             ..ExtractionConfig::default()
         };
-        let mut notes = Vec::new();
-        let mut selection = SelectionConfig::default();
-        if let Some(pct) = self.sample {
-            selection.sample_per_million = Some((pct * 10_000.0).round() as u64);
-            notes.push(format!(
-                "--sample {pct}: about {pct}% of connections are kept, whole (by a fixed hash of their endpoints)"
-            ));
-        }
-        let s = self.select;
-        let filter = s.build()?;
-        if !filter.is_empty() {
-            let mut names = Vec::new();
-            names.extend(s.methods.iter().map(|m| format!("--method {m}")));
-            if s.read_only {
-                names.push("--read-only".to_string());
-            }
-            names.extend(s.paths.iter().map(|p| format!("--path {p:?}")));
-            names.extend(
-                s.exclude_paths
-                    .iter()
-                    .map(|p| format!("--exclude-path {p:?}")),
-            );
-            names.extend(s.headers.iter().map(|h| format!("--header {h:?}")));
-            notes.push(format!(
-                "requests selected by {}; the others and their responses are left out (counted in select.*)",
-                names.join(" ")
-            ));
-            selection.filter = Some(filter);
-        }
+        let (selection, mut notes) = self.selection.into_config()?;
         let r = self.redact;
         let redactor = r.build()?;
         if let Some(redactor) = &redactor {

@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::record::{BufferFlags, CaptureFlags, LiveFlags, parse_percent};
+use super::record::{BufferFlags, CaptureFlags, LiveFlags, SelectionFlags};
 use super::{JsonArg, JudgeFlags, TargetFlags, parse_duration, parse_size};
 use crate::compare::endpoint::Templater;
 use crate::compare::{GATES_HELP, Gate, Thresholds};
 use crate::exit::usage;
-use crate::filter::{Filter, FilterArgs};
+use crate::filter::Filter;
 use crate::redact::RedactArgs;
 use crate::replay::{PlanConfig, Rewrites, Shard, Targets};
 use crate::shadow::ShadowConfig;
@@ -77,12 +77,7 @@ pub struct Args {
 
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub select: FilterArgs,
-
-    /// Shadow this percentage of production connections, whole (by the fixed hash of their
-    /// endpoints `record --sample` uses), e.g. 10 or 2.5%.
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
-    pub sample: Option<f64>,
+    pub selection: SelectionFlags,
 
     /// Send each request N times, each copy over its own staging connection (load tests).
     ///
@@ -218,8 +213,7 @@ impl Args {
         let capture = CaptureFlags {
             ports: &self.ports,
             buffers: &self.buffers,
-            sample: self.sample,
-            select: &self.select,
+            selection: &self.selection,
             redact: &self.redact,
             limit: self.limit,
         }

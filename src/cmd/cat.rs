@@ -2,9 +2,10 @@
 //! on stdout (JSON lines, raw HTTP or GoReplay's format), pumped from one to the other.
 
 use crate::cli::cat::{Args, Format};
-use crate::ends::gor::GorSink;
-use crate::ends::http_text::HttpSink;
-use crate::ends::jsonl::JsonlSink;
+use crate::ends::gor::GorText;
+use crate::ends::http_text::HttpText;
+use crate::ends::jsonl::JsonlText;
+use crate::ends::text::TextSink;
 use crate::ends::{Input, Sink, merged, pump, stdout};
 use crate::exchange::Counters;
 use crate::exit::Status;
@@ -14,9 +15,9 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let mut source = merged::open(&Input::list(&args.files)?)?;
     let out = stdout::stream();
     let mut sink: Box<dyn Sink> = match args.format {
-        Format::Jsonl => Box::new(JsonlSink::new(out, stdout::NAME)),
-        Format::Http => Box::new(HttpSink::new(out, stdout::NAME)),
-        Format::Gor => Box::new(GorSink::new(out, stdout::NAME)),
+        Format::Jsonl => Box::new(TextSink::new(JsonlText::default(), out, stdout::NAME)),
+        Format::Http => Box::new(TextSink::new(HttpText, out, stdout::NAME)),
+        Format::Gor => Box::new(TextSink::new(GorText, out, stdout::NAME)),
     };
     pump(&mut source, &mut sink, |_| {})?;
     sink.finish(Counters::default())?;

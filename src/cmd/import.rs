@@ -3,41 +3,23 @@
 
 use crate::cli::import::Args;
 use crate::ends::gor::GorSource;
-use crate::ends::reel_out::{FileOptions, LogSink};
-use crate::ends::{Input, Output, Sink, Source, pump};
+use crate::ends::{Input, Source, pump};
 use crate::exchange::{Counters, Meta, Record};
-use crate::exit::{Context, Status, usage};
-use crate::log::WriterConfig;
+use crate::exit::{Context, Status};
 use crate::runtime::now_ns;
 
 /// Runs `reel import`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
     let input = Input::new(&args.input);
-    let output = Output::new(&args.output);
-    if output.is_stdout() && args.json.on_stdout() {
-        return Err(usage(
-            "--json",
-            "stdout carries the log (-o -): give --json a PATH",
-        ));
-    }
+    let output = args.log.into_config(None, &args.json)?;
     let mut source = GorSource::open(&input)?;
-    let sink = match &output {
-        Output::Stdout => LogSink::stdout(WriterConfig::default())?,
-        Output::Path(path) => LogSink::create(
-            path,
-            FileOptions {
-                force: args.force,
-                ..FileOptions::default()
-            },
-        )?,
-    };
-    let mut sink = sink.begin(Meta {
+    let mut sink = output.open_copy(Some(Meta {
         sources: vec![input.to_string()],
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         start_ns: now_ns(),
         command: "import".to_string(),
         ..Meta::default()
-    })?;
+    }))?;
     let mut counts = [0u64; 6];
     let moved = pump(&mut source, &mut sink, |record| {
         let slot = match record {
@@ -71,12 +53,9 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             end_ns: now_ns(),
             values: values.clone(),
         })
-        .with_context(|| output.to_string())?;
+        .with_context(|| output.target.to_string())?;
     source.ack(moved)?;
-    let output_name = match &output {
-        Output::Stdout => output.to_string(),
-        Output::Path(p) => p.display().to_string(),
-    };
+    let output_name = output.target.to_string();
     crate::logline::info(&format!(
         "imported {} GoReplay records ({} malformed, skipped): {} requests, {} responses, {} interim, {} orphans, {} replayed; wrote {} ({} bytes)",
         gor.records,

@@ -3,38 +3,22 @@
 //! `-` for stdout); the summary on stderr.
 
 use crate::cli::merge::Args;
-use crate::ends::reel_out::{FileOptions, LogSink};
-use crate::ends::{Input, Output, Sink, Source, merged, pump};
+use crate::ends::{Input, Source, merged, pump};
 use crate::exchange::Counters;
 use crate::exit::{Status, usage};
-use crate::log::WriterConfig;
 
 /// Runs `reel merge`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
-    let output = Output::new(&args.output);
-    if args.inputs.iter().any(|i| same_file(i, &args.output)) {
+    if args.inputs.iter().any(|i| same_file(i, &args.log.output)) {
         return Err(usage(
             "--output",
-            format!("{} is also an input", args.output.display()),
+            format!("{} is also an input", args.log.output.display()),
         ));
     }
-    if output.is_stdout() && args.json.on_stdout() {
-        return Err(usage(
-            "--json",
-            "stdout carries the log (-o -): give --json a PATH",
-        ));
-    }
+    let output = args.log.into_config(None, &args.json)?;
     let mut source = merged::open(&Input::list(&args.inputs)?)?;
-    let mut sink = match &output {
-        Output::Stdout => LogSink::stdout(WriterConfig::default())?,
-        Output::Path(path) => LogSink::create(
-            path,
-            FileOptions {
-                force: args.force,
-                ..FileOptions::default()
-            },
-        )?,
-    };
+    // The merged stream carries its inputs' metadata and closing records.
+    let mut sink = output.open_copy(None)?;
     let moved = pump(&mut source, &mut sink, |_| {})?;
     // The merged stream already ends with a Closing record summing the inputs' counters: the
     // sink writes no second one.
@@ -45,10 +29,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         .iter()
         .map(|(_, s)| s.skipped_blocks)
         .sum();
-    let output_name = match &output {
-        Output::Stdout => output.to_string(),
-        Output::Path(p) => p.display().to_string(),
-    };
+    let output_name = output.target.to_string();
     crate::logline::info(&format!(
         "merged {} logs into {}: {} records, {} bytes{}",
         args.inputs.len(),

@@ -18,7 +18,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let live = !args.interfaces.is_empty();
     let output = args.output_config()?;
     let config = args.capture_config(live)?;
-    let name = args.output.display().to_string();
+    let name = args.log.output.display().to_string();
     let summary = if live {
         let bpf = live_filter(&args.ports, args.filter.as_deref());
         let input = LiveInput {
@@ -76,7 +76,7 @@ mod tests {
             panic!("not record");
         };
         assert_eq!(args.redact.headers, ["X-Api-Key"]);
-        assert_eq!(args.select.headers, ["Accept: json"]);
-        assert_eq!(args.select.paths, ["^/api"]);
+        assert_eq!(args.selection.filters.headers, ["Accept: json"]);
+        assert_eq!(args.selection.filters.paths, ["^/api"]);
     }
 }

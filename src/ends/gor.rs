@@ -2,10 +2,9 @@
 //! gzip), converted record by record (`log::gor`); a sink writing records in that format
 //! (payload types 1 request, 2 response, 3 replayed response).
 
-use std::io::{BufWriter, Write};
-
-use super::{Damage, EndError, Input, Sink, Source, Written, WrittenFile, stdin};
-use crate::exchange::{Counters, Record};
+use super::text::{TextFormat, TextOut};
+use super::{Damage, EndError, Input, Source, stdin};
+use crate::exchange::Record;
 use crate::log::gor::{self, GorImporter, GorReader, GorStats};
 
 /// Records of a GoReplay file.
@@ -56,49 +55,13 @@ impl Source for GorSource {
 }
 
 /// Records written in GoReplay's format; kinds with no `.gor` form are left out.
-pub struct GorSink {
-    out: BufWriter<Box<dyn Write + Send>>,
-    name: String,
-    records: u64,
-}
+pub struct GorText;
 
-impl GorSink {
-    /// Writes to `out`, called `name` in messages.
-    pub fn new(out: Box<dyn Write + Send>, name: &str) -> GorSink {
-        GorSink {
-            out: BufWriter::with_capacity(1 << 16, out),
-            name: name.to_owned(),
-            records: 0,
+impl TextFormat for GorText {
+    fn write(&mut self, record: Record, out: &mut TextOut) -> std::io::Result<u64> {
+        match gor::export_record(&record) {
+            Some(g) => gor::write_gor(out, &g).map(|()| 1),
+            None => Ok(0),
         }
-    }
-}
-
-impl Sink for GorSink {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn write(&mut self, record: Record) -> Result<(), EndError> {
-        if let Some(g) = gor::export_record(&record) {
-            gor::write_gor(&mut self.out, &g).map_err(|e| EndError::io(&self.name, e))?;
-            self.records += 1;
-        }
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<(), EndError> {
-        self.out.flush().map_err(|e| EndError::io(&self.name, e))
-    }
-
-    fn finish(&mut self, _counters: Counters) -> Result<Written, EndError> {
-        self.sync()?;
-        Ok(Written {
-            files: vec![WrittenFile {
-                name: self.name.clone(),
-                records: self.records,
-                ..WrittenFile::default()
-            }],
-            ..Written::default()
-        })
     }
 }

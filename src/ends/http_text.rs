@@ -1,26 +1,17 @@
 //! Records as raw HTTP for reading (`reel cat --format http`): each message after a `####`
 //! line saying which it is, its connection, endpoints and time.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
-use super::{EndError, Sink, Written, WrittenFile};
-use crate::exchange::{Counters, Record};
+use super::text::{TextFormat, TextOut};
+use crate::exchange::Record;
 
 /// Messages written as text.
-pub struct HttpSink {
-    out: BufWriter<Box<dyn Write + Send>>,
-    name: String,
-    records: u64,
-}
+pub struct HttpText;
 
-impl HttpSink {
-    /// Writes to `out`, called `name` in messages.
-    pub fn new(out: Box<dyn Write + Send>, name: &str) -> HttpSink {
-        HttpSink {
-            out: BufWriter::with_capacity(1 << 16, out),
-            name: name.to_owned(),
-            records: 0,
-        }
+impl TextFormat for HttpText {
+    fn write(&mut self, record: Record, out: &mut TextOut) -> std::io::Result<u64> {
+        write_http(&record, out).map(u64::from)
     }
 }
 
@@ -54,32 +45,4 @@ fn write_http(record: &Record, out: &mut impl Write) -> std::io::Result<bool> {
         out.write_all(b"\n")?;
     }
     Ok(true)
-}
-
-impl Sink for HttpSink {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn write(&mut self, record: Record) -> Result<(), EndError> {
-        let wrote = write_http(&record, &mut self.out).map_err(|e| EndError::io(&self.name, e))?;
-        self.records += u64::from(wrote);
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<(), EndError> {
-        self.out.flush().map_err(|e| EndError::io(&self.name, e))
-    }
-
-    fn finish(&mut self, _counters: Counters) -> Result<Written, EndError> {
-        self.sync()?;
-        Ok(Written {
-            files: vec![WrittenFile {
-                name: self.name.clone(),
-                records: self.records,
-                ..WrittenFile::default()
-            }],
-            ..Written::default()
-        })
-    }
 }

@@ -6,69 +6,31 @@
 //! concurrency, not its length).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
 use serde_json::json;
 
-use super::{EndError, Sink, Written, WrittenFile};
-use crate::exchange::{Counters, Message, Record, Response};
+use super::text::{TextFormat, TextOut};
+use crate::exchange::{Message, Record, Response};
 use crate::http::framing::RequestHead;
 
 /// Requests waiting for their response longer than this (log time) are printed without one.
 pub const PENDING_HORIZON_NS: u64 = 600_000_000_000;
 
 /// Exchanges written as JSON lines.
-pub struct JsonlSink {
-    out: BufWriter<Box<dyn Write + Send>>,
-    name: String,
+#[derive(Default)]
+pub struct JsonlText {
     exchanges: Exchanges,
-    lines: u64,
 }
 
-impl JsonlSink {
-    /// Writes to `out`, called `name` in messages.
-    pub fn new(out: Box<dyn Write + Send>, name: &str) -> JsonlSink {
-        JsonlSink {
-            out: BufWriter::with_capacity(1 << 16, out),
-            name: name.to_owned(),
-            exchanges: Exchanges::default(),
-            lines: 0,
-        }
-    }
-}
-
-impl Sink for JsonlSink {
-    fn name(&self) -> &str {
-        &self.name
+impl TextFormat for JsonlText {
+    fn write(&mut self, record: Record, out: &mut TextOut) -> std::io::Result<u64> {
+        self.exchanges.push(record, out)
     }
 
-    fn write(&mut self, record: Record) -> Result<(), EndError> {
-        self.lines += self
-            .exchanges
-            .push(record, &mut self.out)
-            .map_err(|e| EndError::io(&self.name, e))?;
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<(), EndError> {
-        self.out.flush().map_err(|e| EndError::io(&self.name, e))
-    }
-
-    /// Prints the requests still waiting (without a response), then flushes.
-    fn finish(&mut self, _counters: Counters) -> Result<Written, EndError> {
-        self.lines += self
-            .exchanges
-            .flush_older_than(u64::MAX, &mut self.out)
-            .map_err(|e| EndError::io(&self.name, e))?;
-        self.sync()?;
-        Ok(Written {
-            files: vec![WrittenFile {
-                name: self.name.clone(),
-                records: self.lines,
-                ..WrittenFile::default()
-            }],
-            ..Written::default()
-        })
+    /// Prints the requests still waiting (without a response).
+    fn finish(&mut self, out: &mut TextOut) -> std::io::Result<u64> {
+        self.exchanges.flush_older_than(u64::MAX, out)
     }
 }
 

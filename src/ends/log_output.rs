@@ -46,16 +46,16 @@ impl LogOutput {
 
     /// Opens the output of a recording run, `meta` first in each file: the files of the plan
     /// (one fixed name included: each file's closing record then carries its `file.*` counts),
-    /// or stdout. `figures` are kept up to date with what is written; a live run applies
-    /// retention once at its start (`retention`).
+    /// one file without a plan, or stdout. `figures` are kept up to date with what is written;
+    /// a live run applies retention once at its start (`retention`).
     pub fn open_run(
         &self,
         meta: Meta,
         figures: &WriteFigures,
         retention: bool,
     ) -> Result<Box<dyn Sink + Send>, EndError> {
-        match &self.plan {
-            Some(plan) => {
+        match (&self.target, &self.plan) {
+            (Output::Path(_), Some(plan)) => {
                 let mut sink = self.rotating(plan, meta)?.with_figures(
                     figures.files_finished.clone(),
                     figures.bytes_written.clone(),
@@ -65,35 +65,40 @@ impl LogOutput {
                 }
                 Ok(Box::new(sink))
             }
-            None => Ok(Box::new(
-                LogSink::stdout(self.writer.clone())?
+            _ => Ok(Box::new(
+                self.log_sink()?
                     .with_bytes_written(figures.bytes_written.clone())
                     .begin(meta)?,
             )),
         }
     }
 
-    /// Opens the output of a conversion (`import`, `merge`), `meta` first: one file as it is
-    /// (its closing record is the counters given), a rotated set when rotation was asked for,
-    /// or stdout.
-    pub fn open_copy(&self, meta: Meta) -> Result<Box<dyn Sink + Send>, EndError> {
-        match &self.plan {
-            Some(plan) if !plan.is_single() => Ok(Box::new(self.rotating(plan, meta)?)),
-            Some(_) => {
-                let Output::Path(path) = &self.target else {
-                    return Err(EndError::Closed(self.target.to_string()));
-                };
-                let sink = LogSink::create(
-                    path,
-                    FileOptions {
-                        force: self.force,
-                        append: self.append,
-                        config: self.writer.clone(),
-                    },
-                )?;
-                Ok(Box::new(sink.begin(meta)?))
+    /// Opens the output of a conversion (`import`, `merge`): one file as it is (its closing
+    /// record is the counters given, unless the stream carried its own), a rotated set when
+    /// the plan rotates, or stdout. `meta` is written first when given (a merge's stream
+    /// carries its inputs' own).
+    pub fn open_copy(&self, meta: Option<Meta>) -> Result<Box<dyn Sink + Send>, EndError> {
+        match (&self.plan, meta) {
+            (Some(plan), Some(meta)) if !plan.is_single() => {
+                Ok(Box::new(self.rotating(plan, meta)?))
             }
-            None => Ok(Box::new(LogSink::stdout(self.writer.clone())?.begin(meta)?)),
+            (_, Some(meta)) => Ok(Box::new(self.log_sink()?.begin(meta)?)),
+            (_, None) => Ok(Box::new(self.log_sink()?)),
+        }
+    }
+
+    /// One log: the file under the file rules (`--force`, `--append`), or stdout.
+    fn log_sink(&self) -> Result<LogSink, EndError> {
+        match &self.target {
+            Output::Stdout => LogSink::stdout(self.writer.clone()),
+            Output::Path(path) => LogSink::create(
+                path,
+                FileOptions {
+                    force: self.force,
+                    append: self.append,
+                    config: self.writer.clone(),
+                },
+            ),
         }
     }
 

@@ -5,7 +5,8 @@
 //! Sources: a `.reel` log read from a file or from stdin, several merged by time, a directory of
 //! rotated logs ([`reel_file`], [`stdin`], [`merged`]), a GoReplay file ([`gor`]). Sinks: one
 //! `.reel` log written to a file or to stdout ([`reel_out`], [`stdout`]), a rotating set of logs
-//! ([`rotating`]), GoReplay's format, JSON lines and raw HTTP ([`gor`], [`jsonl`], [`http_text`]);
+//! ([`rotating`]), GoReplay's format, JSON lines and raw HTTP ([`gor`], [`jsonl`], [`http_text`],
+//! each a format of the one text sink, [`text`]);
 //! [`threaded`] runs any sink on a thread of its own behind a bounded queue. The shadow
 //! dispatcher (`shadow::dispatch`) is a sink too. The contract every end keeps — ordering,
 //! backpressure, errors, closing, acknowledgement — is written on the traits and in
@@ -25,6 +26,7 @@ pub mod reel_out;
 pub mod rotating;
 pub mod stdin;
 pub mod stdout;
+pub mod text;
 pub mod threaded;
 
 use std::fmt;

@@ -219,3 +219,48 @@ impl Drop for ThreadedSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A sink whose every write fails (a full disk).
+    struct Failing;
+
+    impl Sink for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn write(&mut self, _record: Record) -> Result<(), EndError> {
+            Err(EndError::io("failing", std::io::Error::other("disk full")))
+        }
+        fn finish(&mut self, _counters: Counters) -> Result<Written, EndError> {
+            Ok(Written::default())
+        }
+    }
+
+    #[test]
+    fn a_stopped_thread_is_noticed_by_tick_and_its_error_returned_by_finish() {
+        let mut sink = ThreadedSink::spawn(Failing, "reel-test-writer").unwrap();
+        assert!(
+            sink.tick(SystemTime::now()).is_ok(),
+            "nothing has failed yet"
+        );
+        sink.write(Record::Meta(crate::exchange::Meta::default()))
+            .unwrap();
+        // The partial batch goes over with this tick; the thread then stops on the error.
+        sink.tick(SystemTime::now()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let failed = loop {
+            match sink.tick(SystemTime::now()) {
+                Err(e) => break e,
+                Ok(()) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Ok(()) => panic!("tick never noticed the stopped thread"),
+            }
+        };
+        assert!(matches!(failed, EndError::Closed(_)), "{failed}");
+        let err = sink.finish(Counters::default()).unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+    }
+}

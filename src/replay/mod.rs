@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod metrics;
 pub mod plan;
 pub mod rewrite;
 pub mod safety;
