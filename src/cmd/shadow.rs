@@ -233,7 +233,9 @@ fn open_results(
 /// Runs `reel shadow`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
     let started = Instant::now();
-    let gates = parse_gates(&args.judge.fail_if)?;
+    let mut gates = parse_gates(&args.judge.fail_if)?;
+    let (_, implicit) = crate::cmd::judging(&args.judge.verdicts, args.judge.min_samples)?;
+    gates.extend(implicit);
     let setup = setup(&args)?;
     let LiveStart {
         capture,
@@ -447,10 +449,31 @@ fn finish(
             values: report.counters(),
         })?;
     }
-    let comparison = outcome
-        .comparison
-        .take()
-        .map(|acc| acc.finish(gates, args.judge.strict));
+    let (judging, _) = crate::cmd::judging(&args.judge.verdicts, args.judge.min_samples)?;
+    let judging = &judging;
+    let (user_gates, implicit): (Vec<_>, Vec<_>) = gates.iter().cloned().partition(|g| !g.implicit);
+    let mut unknown_scope = None;
+    let comparison = outcome.comparison.take().map(|acc| {
+        unknown_scope = acc.check_scopes(&user_gates).err();
+        acc.finish(gates, judging)
+    });
+    // Without a comparison the implicit gate reads the run's own counts.
+    let implicit = implicit.first().filter(|_| comparison.is_none()).map(|g| {
+        g.evaluate_counts(
+            report.stats.error_total(),
+            report.stats.attempted(),
+            judging,
+        )
+    });
+    let no_response = report
+        .stats
+        .no_response()
+        .map(|causes| (report.candidate_targets(), causes))
+        .or_else(|| {
+            let causes = report.baseline.as_ref()?.no_response()?;
+            Some((report.targets.last().cloned().unwrap_or_default(), causes))
+        })
+        .map(|(targets, causes)| crate::replay::ReplayError::NoResponse { targets, causes });
     let mut human = args.json.human();
     human
         .write_all(report.human().as_bytes())
@@ -464,9 +487,27 @@ fn finish(
             },
         )
         .context("stdout")?;
+        crate::compare::text::warn_insufficient(&c.gates);
+    }
+    if let Some(g) = &implicit {
+        writeln!(human, "gates:\n  {g}").context("stdout")?;
+        crate::compare::text::warn_insufficient(std::slice::from_ref(g));
     }
     human.flush().context("stdout")?;
     let mut json = report.json();
+    if let Some(out) = json.as_object_mut() {
+        out.insert(
+            "no_response".into(),
+            no_response.as_ref().map(ToString::to_string).into(),
+        );
+        if let Some(g) = &implicit {
+            out.insert("passed".into(), (!g.failed).into());
+            out.insert(
+                "gates".into(),
+                serde_json::to_value([g]).context("--json: encoding")?,
+            );
+        }
+    }
     if let Some(c) = &comparison {
         if let (Some(out), serde_json::Value::Object(keys)) = (
             json.as_object_mut(),
@@ -489,8 +530,15 @@ fn finish(
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
     }
+    if let Some(e) = no_response {
+        return Err(e.into());
+    }
+    if let Some(e) = unknown_scope {
+        return Err(e.into());
+    }
     Ok(match &comparison {
         Some(c) if !c.passed => Status::GateFailed,
+        _ if implicit.is_some_and(|g| g.failed) => Status::GateFailed,
         _ => Status::Success,
     })
 }
@@ -514,6 +562,17 @@ struct Report {
 }
 
 impl Report {
+    /// The candidate targets (the baseline, when there is one, is the last target).
+    fn candidate_targets(&self) -> String {
+        let n = self.targets.len() - usize::from(self.baseline.is_some());
+        self.targets
+            .iter()
+            .take(n)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn new(
         args: &Args,
         plan: &PlanConfig,
