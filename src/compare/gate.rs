@@ -20,7 +20,7 @@ use crate::exit::{Classify, Status};
 /// The gate grammar, for `reel replay --help` and `reel compare --help`.
 pub const GATES_HELP: &str = "\
 Gates: --fail-if 'EXPR' (repeatable). The run fails (exit 1) when an expression is TRUE.
-  EXPR    [SCOPE '::'] METRIC OP VALUE
+  EXPR    [SCOPE '::'] METRIC OP VALUE ['and' VALUE]...   (fails only when every VALUE holds)
   SCOPE   an endpoint as the table prints it, e.g. 'GET /api/users/{id}' (may contain ':');
           without a scope the gate reads the overall figures
   METRIC  p50 p90 p99 p999 max      staging latency (intended send -> first response byte)
@@ -36,11 +36,15 @@ Gates: --fail-if 'EXPR' (repeatable). The run fails (exit 1) when an expression 
           0.5%   +0.5%              rate, or rate difference to the reference (rates)
           0.6                       plain number (effect-size)
   The reference is the baseline when there is one (--baseline-target, --baseline), else
-  production. With fewer than --min-samples (default 50) values a gate reads
-  'not enough data' and fails only with --strict.
+  production. Gates are judged by exact confidence intervals (--confidence, default 95%):
+  Clopper-Pearson for rates, order statistics for percentiles; an interval that overlaps the
+  limit defers to the point estimate from 1000 values, else reads 'not enough data', which
+  FAILS the run unless --allow-insufficient. A scope that names no endpoint is exit 2.
+  Implicit gate: error-rate > 5% (--max-error-rate RATE|off). No response at all: exit 3.
 Examples:
   --fail-if 'p99 > 1.25x' --fail-if 'error-rate > 0.5%' --fail-if '5xx-rate > +1%'
-  --fail-if 'GET /api/users/{id}::p50 > +20ms' --fail-if 'effect-size > 0.6'";
+  --fail-if 'GET /api/users/{id}::p50 > +20ms' --fail-if 'effect-size > 0.6'
+  --fail-if 'p99 > 1.25x and +5ms'                     (tiny latencies: ratio AND difference)";
 
 /// What a gate measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1657,6 +1661,208 @@ mod tests {
              reference (+20ms)\n    GET /a::p99 > 1.2\n                  ^"
         );
         assert_eq!(e.status(), Status::BadInput);
+    }
+
+    #[test]
+    fn compound_values_parse_and_keep_their_columns() {
+        let g = gate("p99 > 1.25x and +5ms");
+        assert_eq!(g.threshold, Threshold::Ratio(q(125, 100)));
+        assert_eq!(g.and, [Threshold::Delta(q(5_000, 1))]);
+        assert_eq!(g.typed, ["1.25x", "+5ms"]);
+        let g = gate("GET /a::p50 >= 2x AND 10ms and +1ms");
+        assert_eq!(g.and.len(), 2);
+        assert_eq!(g.scope.as_deref(), Some("GET /a"));
+        // Each value is checked for its metric; errors point into the second value.
+        assert!(
+            matches!(error("p99 > 1.25x and 1%"), (17, GateProblem::WrongKind(w)) if w.contains("not a rate"))
+        );
+        assert_eq!(error("p99 > 1.25x and "), (17, GateProblem::MissingValue));
+        assert_eq!(
+            error("p99 > 1.25x and 5ms extra"),
+            (
+                21,
+                GateProblem::Trailing {
+                    found: "extra".into()
+                }
+            )
+        );
+        // `and` glued to a value is not the keyword.
+        assert_eq!(
+            error("p99 > 1.25xand 5ms"),
+            (
+                16,
+                GateProblem::Trailing {
+                    found: "5ms".into()
+                }
+            )
+        );
+        fuzz_gate(b"p99 > 1.25x and +5ms");
+        fuzz_gate(b"5xx-rate > 1% and +0.5%");
+    }
+
+    fn rate_measure(k: u64, n: u64, reference: Option<(u64, u64)>) -> Measure {
+        let c = 0.95;
+        Measure {
+            value: Q::ratio(k, n),
+            reference: reference.and_then(|(k, n)| Q::ratio(k, n)),
+            n,
+            n_reference: reference.map_or(0, |r| r.1),
+            bounds: Bounds::rate(k, n, c),
+            reference_bounds: reference
+                .map_or_else(Bounds::default, |(k, n)| Bounds::rate(k, n, c)),
+        }
+    }
+
+    fn judged(expr: &str, m: &Measure) -> (GateVerdict, Option<Basis>, bool) {
+        let r = gate(expr).result(m, &Judging::default());
+        (r.verdict, r.basis, r.failed)
+    }
+
+    #[test]
+    fn rate_gates_read_their_interval_then_the_point_estimate() {
+        use GateVerdict::{Fail, NotEnoughData, Pass};
+        // 48 of 48: [92.6%, 100%] lies above 1%.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(48, 48, None)),
+            (Fail, Some(Basis::Interval), true)
+        );
+        // 0 of 48: [0%, 7.40%] straddles 1%; it proves < 10%.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(0, 48, None)),
+            (NotEnoughData, None, true)
+        );
+        assert_eq!(
+            judged("5xx-rate > 10%", &rate_measure(0, 48, None)),
+            (Pass, Some(Basis::Interval), false)
+        );
+        // Overlap from 1000 values: the point estimate, exact at the boundary.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(11, 1000, None)),
+            (Fail, Some(Basis::Point), true)
+        );
+        assert_eq!(
+            judged("5xx-rate > 1.1%", &rate_measure(11, 1000, None)),
+            (Pass, Some(Basis::Point), false)
+        );
+        assert_eq!(
+            judged("5xx-rate >= 1.1%", &rate_measure(11, 1000, None)),
+            (Fail, Some(Basis::Point), true)
+        );
+        // `<` mirrors `>`: 48 of 48 surely is not below 50%.
+        assert_eq!(
+            judged("5xx-rate < 50%", &rate_measure(48, 48, None)),
+            (Pass, Some(Basis::Interval), false)
+        );
+        assert_eq!(
+            judged("5xx-rate < 99%", &rate_measure(48, 48, None)),
+            (NotEnoughData, None, true)
+        );
+        // 0% reads the counts: no interval can prove a rate is 0.
+        assert_eq!(
+            judged("status-mismatch > 0%", &rate_measure(0, 10, None)),
+            (Pass, Some(Basis::Counts), false)
+        );
+        assert_eq!(
+            judged("status-mismatch > 0%", &rate_measure(1, 10, None)),
+            (Fail, Some(Basis::Counts), true)
+        );
+        // A difference to the reference widens by the reference's interval too: 20 of 200
+        // against 0 of 200 surely exceeds +1%; against 10 of 200 it cannot tell.
+        assert_eq!(
+            judged("5xx-rate > +1%", &rate_measure(20, 200, Some((0, 200)))),
+            (Fail, Some(Basis::Interval), true)
+        );
+        assert_eq!(
+            judged("5xx-rate > +1%", &rate_measure(20, 200, Some((10, 200)))),
+            (NotEnoughData, None, true)
+        );
+        // No values at all is not a pass.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(0, 0, None)),
+            (NotEnoughData, None, true)
+        );
+        // --allow-insufficient lets it pass, still saying it could not judge.
+        let lenient = Judging {
+            allow_insufficient: true,
+            ..Judging::default()
+        };
+        let r = gate("5xx-rate > 1%").result(&rate_measure(0, 48, None), &lenient);
+        assert_eq!((r.verdict, r.failed), (GateVerdict::NotEnoughData, false));
+        assert!(
+            r.note
+                .unwrap()
+                .contains("overlaps the limit with 48 values")
+        );
+    }
+
+    #[test]
+    fn the_implicit_gate_reads_the_counts() {
+        let g = Gate::implicit_error_rate("5%").unwrap();
+        assert!(g.implicit);
+        // 3 of 48 (6.25%) cannot be told from 5% by an interval, but this run had 6.25%.
+        let r = g.evaluate_counts(3, 48, &Judging::default());
+        assert_eq!(
+            (r.verdict, r.basis, r.failed),
+            (GateVerdict::Fail, Some(Basis::Counts), true)
+        );
+        let r = g.evaluate_counts(2, 48, &Judging::default());
+        assert_eq!((r.verdict, r.failed), (GateVerdict::Pass, false));
+        assert!(
+            r.to_string()
+                .ends_with(": pass [implicit: --max-error-rate]"),
+            "{r}"
+        );
+        assert_eq!(parse_max_error_rate("off"), Ok(None));
+        assert!(parse_max_error_rate("5").is_err());
+        assert!(parse_max_error_rate("-5%").is_err());
+        assert!(parse_max_error_rate("500%").is_err());
+        assert_eq!(parse_confidence("95%"), Ok(0.95));
+        assert_eq!(parse_confidence("0.99"), Ok(0.99));
+        assert!(parse_confidence("100%").is_err());
+        assert!(parse_confidence("40%").is_err());
+        assert!(parse_confidence("often").is_err());
+    }
+
+    #[test]
+    fn compound_gates_fail_only_when_every_value_holds() {
+        let latency = |value: u64, lo: u64, hi: u64, reference: u64| Measure {
+            value: Some(Q::int(value)),
+            reference: Some(Q::int(reference)),
+            n: 200,
+            n_reference: 200,
+            bounds: Bounds {
+                lo: Some(lo as f64),
+                hi: Some(hi as f64),
+            },
+            reference_bounds: Bounds::point(reference as f64),
+        };
+        let verdicts = |m: &Measure| {
+            let r = gate("p99 > 1.25x and +5ms").result(m, &Judging::default());
+            let parts: Vec<GateVerdict> = r.conditions.iter().map(|c| c.verdict).collect();
+            (r.verdict, parts)
+        };
+        use GateVerdict::{Fail, NotEnoughData, Pass};
+        // 2 ms against 1 ms: twice as slow, but by 1 ms.
+        assert_eq!(
+            verdicts(&latency(2_000, 1_900, 2_100, 1_000)),
+            (Pass, vec![Fail, Pass])
+        );
+        // 12 ms against 1 ms: both hold.
+        assert_eq!(
+            verdicts(&latency(12_000, 11_500, 12_500, 1_000)),
+            (Fail, vec![Fail, Fail])
+        );
+        // The difference cannot be told: not enough data, not a pass.
+        assert_eq!(
+            verdicts(&latency(6_000, 5_000, 7_000, 1_000)),
+            (NotEnoughData, vec![Fail, NotEnoughData])
+        );
+        let r = gate("p99 > 1.25x and +5ms")
+            .result(&latency(12_000, 11_500, 12_500, 1_000), &Judging::default());
+        assert_eq!(
+            r.to_string(),
+            "p99 12.0ms [11.5ms, 12.5ms] > 1.25ms (1.25x of 1.00ms) and > 6.00ms (+5ms of 1.00ms): FAIL"
+        );
     }
 
     #[test]
