@@ -1284,9 +1284,7 @@ impl Gate {
             })
             .collect();
         // A gate fails when every value's comparison holds; one that surely does not is a pass.
-        let pass = judged
-            .iter()
-            .find_map(|j| matches!(j.outcome, Ok((false, _))).then_some(j));
+        let pass = judged.iter().find(|j| matches!(j.outcome, Ok((false, _))));
         let unsure = judged.iter().find_map(|j| j.outcome.as_ref().err());
         let (verdict, basis, note) = match (pass, unsure) {
             (Some(j), _) => (
@@ -1412,14 +1410,11 @@ impl fmt::Display for GateResult {
             write!(f, "{scope}::")?;
         }
         write!(f, "{}", self.metric)?;
-        match self.value {
-            Some(v) => {
-                write!(f, " {}", self.shown(v))?;
-                if let Some(b) = self.interval {
-                    write!(f, " {}", self.bounds_text(b))?;
-                }
+        if let Some(v) = self.value {
+            write!(f, " {}", self.shown(v))?;
+            if let Some(b) = self.interval {
+                write!(f, " {}", self.bounds_text(b))?;
             }
-            None => {}
         }
         for (i, c) in self.conditions.iter().enumerate() {
             if i > 0 {
