@@ -457,8 +457,10 @@ fn finish(
         unknown_scope = acc.check_scopes(&user_gates).err();
         acc.finish(gates, judging)
     });
-    // Without a comparison the implicit gate reads the run's own counts.
-    let implicit = implicit.first().filter(|_| comparison.is_none()).map(|g| {
+    // Without a comparison the implicit gate reads the run's own counts; a daemon stopped before
+    // any traffic came has none, and stops as it always did (exit 0).
+    let tried = report.stats.attempted() > 0;
+    let implicit = implicit.first().filter(|_| comparison.is_none() && tried).map(|g| {
         g.evaluate_counts(
             report.stats.error_total(),
             report.stats.attempted(),
