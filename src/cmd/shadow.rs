@@ -460,13 +460,16 @@ fn finish(
     // Without a comparison the implicit gate reads the run's own counts; a daemon stopped before
     // any traffic came has none, and stops as it always did (exit 0).
     let tried = report.stats.attempted() > 0;
-    let implicit = implicit.first().filter(|_| comparison.is_none() && tried).map(|g| {
-        g.evaluate_counts(
-            report.stats.error_total(),
-            report.stats.attempted(),
-            judging,
-        )
-    });
+    let implicit = implicit
+        .first()
+        .filter(|_| comparison.is_none() && tried)
+        .map(|g| {
+            g.evaluate_counts(
+                report.stats.error_total(),
+                report.stats.attempted(),
+                judging,
+            )
+        });
     let no_response = report
         .stats
         .no_response()
