@@ -716,3 +716,28 @@ fn a_compound_gate_fires_only_when_both_hold() {
         r.stdout
     );
 }
+
+#[test]
+fn a_host_that_does_not_resolve_is_no_response_exit_3_before_anything_is_sent() {
+    let dir = tempdir();
+    let log = shop_log(dir.path());
+    let run = reel(
+        dir.path(),
+        &[
+            "replay",
+            log.to_str().unwrap(),
+            "--target",
+            "http://reel-test.invalid:8080",
+        ],
+    );
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let errors = error_lines(&run.stderr);
+    assert!(
+        errors.len() == 1
+            && errors[0].starts_with(
+                "error: no response from http://reel-test.invalid:8080: cannot resolve its host"
+            ),
+        "{}",
+        run.stderr
+    );
+}
