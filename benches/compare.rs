@@ -101,7 +101,7 @@ fn run(n: u64, baseline: bool) -> Comparison {
             acc.add(&r);
         }
     }
-    acc.finish(&gates, false)
+    acc.finish(&gates, &reel::compare::Judging::default())
 }
 
 /// Peak resident set size of this process, from /proc/self/status.

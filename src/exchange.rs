@@ -153,6 +153,41 @@ impl ErrorKind {
             ErrorKind::Io => "io",
         }
     }
+
+    /// What the kind means, in words for a one-line cause ("connection refused").
+    pub fn cause(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connection refused",
+            ErrorKind::ConnectTimeout => "connect timed out",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Reset => "connection reset or closed",
+            ErrorKind::Tls => "TLS handshake failed",
+            ErrorKind::Malformed => "not an HTTP response",
+            ErrorKind::Io => "I/O error",
+        }
+    }
+}
+
+/// The most frequent causes of `counts` (indexed like [`ErrorKind::ALL`]), counted, at most
+/// three: `connection refused × 640, timed out × 2`. Empty when every count is 0.
+pub fn causes(counts: &[u64; 7]) -> String {
+    let mut kinds: Vec<(ErrorKind, u64)> = ErrorKind::ALL
+        .into_iter()
+        .zip(counts.iter().copied())
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let shown: Vec<String> = kinds
+        .iter()
+        .take(3)
+        .map(|(k, n)| format!("{} × {n}", k.cause()))
+        .collect();
+    let rest: u64 = kinds.iter().skip(3).map(|(_, n)| n).sum();
+    let mut text = shown.join(", ");
+    if rest > 0 {
+        text.push_str(&format!(", other errors × {rest}"));
+    }
+    text
 }
 
 /// What staging answered to one replayed request; self-contained, with copies of the production

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use reel::compare::{
-    Accumulator, Comparison, Config, Gate, GateVerdict, Reference, Role, TextOptions, Verdict,
-    parse_gates,
+    Accumulator, Comparison, Config, Gate, GateVerdict, Judging, Reference, Role, TextOptions,
+    Verdict, parse_gates,
 };
 use reel::exchange::{ErrorKind, ReplayResult};
 
@@ -210,6 +210,17 @@ fn gates(exprs: &[&str]) -> Vec<Gate> {
     parse_gates(exprs).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Gates judged by their point estimates whatever the sample size, and "not enough data" let
+/// pass: the exact comparisons these tests compute by hand (the intervals have tests of their
+/// own in `gate.rs` and `tests/verdicts_gates.rs`).
+fn lenient() -> Judging {
+    Judging {
+        allow_insufficient: true,
+        point_estimate_from: 1,
+        ..Judging::default()
+    }
+}
+
 mod merge {
     use super::*;
 
@@ -217,7 +228,10 @@ mod merge {
     fn shards_merged_equal_one_accumulator_exactly() {
         let results = generate(12_000, 7, &demo_routes(), Some(&demo_routes()), 0.8);
         let g = gates(&["p99 > 1.1x", "GET /api/orders::p50 > +2ms", "5xx-rate > 1%"]);
-        let whole = accumulate(&results).finish(&g, false).to_json().unwrap();
+        let whole = accumulate(&results)
+            .finish(&g, &lenient())
+            .to_json()
+            .unwrap();
         for shards in [2, 3, 7] {
             // Contiguous chunks: a candidate and its baseline partner sit side by side, so the
             // chunk borders split a few pairs across accumulators.
@@ -226,7 +240,7 @@ mod merge {
             for chunk in results.chunks(size) {
                 merged.merge(accumulate(chunk));
             }
-            let json = merged.finish(&g, false).to_json().unwrap();
+            let json = merged.finish(&g, &lenient()).to_json().unwrap();
             assert_eq!(json, whole, "{shards} contiguous shards");
             // Round-robin, merged in reverse order: every pair is split.
             let mut parts: Vec<Accumulator> =
@@ -238,7 +252,7 @@ mod merge {
             for part in parts.into_iter().rev() {
                 merged.merge(part);
             }
-            let json = merged.finish(&g, false).to_json().unwrap();
+            let json = merged.finish(&g, &lenient()).to_json().unwrap();
             assert_eq!(json, whole, "{shards} round-robin shards");
         }
         // The figures themselves are what they should be: every result counted once.
@@ -316,7 +330,13 @@ mod gates {
         for r in &results {
             acc.add(r);
         }
-        acc.finish(&super::gates(exprs), strict)
+        acc.finish(
+            &super::gates(exprs),
+            &Judging {
+                allow_insufficient: !strict,
+                ..lenient()
+            },
+        )
     }
 
     fn verdicts(exprs: &[&str]) -> Vec<(String, GateVerdict)> {
@@ -401,15 +421,34 @@ mod gates {
     }
 
     #[test]
-    fn too_little_data_fails_only_in_strict_mode() {
+    fn not_enough_data_fails_unless_allowed() {
+        // Changed on purpose (issue 12): "not enough data" fails by default, and a sample judges
+        // by its confidence interval, not by a count: 49 or 50 values cannot bound a p99 from
+        // above (neither side's), while the p50 of 50 values is bounded.
         let exprs = [
             "GET /few/{id}::p99 > 100x",
-            "GET /users/{id}::p99 > 100x",
+            "GET /users/{id}::p50 > 100x",
             "GET /users/12::p99 >= 1x",
             "GET /nope::p99 > 1x",
         ];
-        let lenient = figures(false, &exprs);
-        let v: Vec<(GateVerdict, bool)> = lenient
+        let judged = |allow_insufficient| {
+            let mut acc = Accumulator::new(Config::default());
+            for r in uniform("/few/1", 49, 1000, Some(200))
+                .iter()
+                .chain(&uniform("/users/7", 50, 1000, Some(200)))
+            {
+                acc.add(r);
+            }
+            acc.finish(
+                &super::gates(&exprs),
+                &Judging {
+                    allow_insufficient,
+                    ..Judging::default()
+                },
+            )
+        };
+        let by_default = judged(false);
+        let v: Vec<(GateVerdict, bool)> = by_default
             .gates
             .iter()
             .map(|g| (g.verdict, g.failed))
@@ -417,28 +456,33 @@ mod gates {
         assert_eq!(
             v,
             [
-                (NotEnoughData, false),
+                (NotEnoughData, true),
                 (Pass, false),
-                (Fail, true),
-                (NotEnoughData, false)
+                (NotEnoughData, true),
+                (NotEnoughData, true)
             ]
         );
-        assert_eq!(lenient.gates[0].samples, 49);
+        assert!(!by_default.passed);
+        assert_eq!(by_default.gates[0].samples, 49);
         assert_eq!(
-            lenient.gates[3].note.as_deref(),
+            by_default.gates[3].note.as_deref(),
             Some("no request matched this endpoint")
         );
-        let strict = figures(true, &exprs[..2]);
+        let allowed = judged(true);
         assert_eq!(
-            strict
+            allowed
                 .gates
                 .iter()
                 .map(|g| (g.verdict, g.failed))
                 .collect::<Vec<_>>(),
-            [(NotEnoughData, true), (Pass, false)]
+            [
+                (NotEnoughData, false),
+                (Pass, false),
+                (NotEnoughData, false),
+                (NotEnoughData, false)
+            ]
         );
-        assert!(!strict.passed);
-        assert!(figures(false, &exprs[..2]).passed);
+        assert!(allowed.passed);
     }
 
     #[test]
@@ -476,7 +520,7 @@ mod ab {
         // Production was measured elsewhere and is twice as fast: against production every
         // endpoint would read "slower"; against the baseline only the slowed one does.
         let results = generate(20_000, 42, &routes(Some(2)), Some(&routes(None)), 0.5);
-        let c = accumulate(&results).finish(&[], false);
+        let c = accumulate(&results).finish(&[], &lenient());
         assert_eq!(c.reference, Reference::Baseline);
         let verdicts: BTreeMap<&str, Verdict> = c
             .endpoints
@@ -511,7 +555,7 @@ mod ab {
         }
         // Without the slowdown nothing flips.
         let same = generate(20_000, 43, &routes(None), Some(&routes(None)), 0.5);
-        let c = accumulate(&same).finish(&[], false);
+        let c = accumulate(&same).finish(&[], &lenient());
         assert!(c.endpoints.iter().all(|e| e.shift.verdict == Verdict::Same));
     }
 
@@ -527,7 +571,7 @@ mod ab {
         }
         let c = acc.finish(
             &gates(&["PUT /e/{id}::p50 > 1.2x", "GET /a::p50 > 1.2x"]),
-            false,
+            &lenient(),
         );
         assert_eq!(c.reference, Reference::Baseline);
         assert_eq!(c.counts.unpaired_candidate + c.counts.unpaired_baseline, 0);
@@ -560,7 +604,7 @@ mod output {
                 "DELETE /api/users/{id}::p99 > 2x",
                 "GET /health::p99 > 250ms",
             ]),
-            false,
+            &Judging::default(),
         )
     }
 
@@ -577,7 +621,10 @@ mod output {
     #[test]
     fn terminal_table_with_a_baseline() {
         let results = generate(20_000, 99, &demo_routes(), Some(&demo_routes()), 0.9);
-        let c = accumulate(&results).finish(&gates(&["p99 > 1.1x", "status-mismatch > 1%"]), true);
+        let c = accumulate(&results).finish(
+            &gates(&["p99 > 1.1x", "status-mismatch > 1%"]),
+            &Judging::default(),
+        );
         let text = c.text(&TextOptions { max_endpoints: 4 });
         for line in text.lines() {
             assert!(line.chars().count() <= 100, "too wide: {line:?}");
@@ -646,12 +693,18 @@ mod output {
         assert_eq!(
             keys(gate),
             [
+                "basis",
+                "conditions",
+                "confidence",
                 "expr",
                 "failed",
+                "implicit",
+                "interval",
                 "metric",
                 "note",
                 "op",
                 "reference",
+                "reference_interval",
                 "samples",
                 "scope",
                 "threshold",
@@ -659,6 +712,10 @@ mod output {
                 "value",
                 "verdict"
             ]
+        );
+        assert_eq!(
+            keys(&gate["conditions"][0]),
+            ["threshold", "threshold_interval", "value", "verdict"]
         );
         let ep = &json["overall"];
         assert_eq!(
@@ -784,11 +841,13 @@ mod output {
         assert_eq!(
             keys(&json["settings"]),
             [
+                "confidence",
                 "effect_size_margin",
                 "max_endpoints",
                 "min_samples",
                 "min_shift_ms",
                 "min_shift_relative",
+                "point_estimate_from",
                 "strict",
                 "timeout_ms"
             ]
@@ -886,7 +945,7 @@ mod output {
                 r.first_byte_ns = r.intended_ns + (r.first_byte_ns - r.intended_ns) * 10;
             }
         }
-        let c = accumulate(&results).finish(&[], false);
+        let c = accumulate(&results).finish(&[], &lenient());
         let t = c.timeline.as_ref().expect("a timeline");
         assert_eq!((t.bucket_s, t.buckets.len()), (1, 30));
         let requests: u64 = t.buckets.iter().map(|b| b.staging.requests).sum();

@@ -101,6 +101,8 @@ fn verdicts_hold(json: &Value) -> Result<(), String> {
         ("error-rate > 0.5%", "pass"),
         ("POST /api/orders::5xx-rate > 1%", "fail"),
         ("GET /api/users/{id}/orders::p50 > 1.2x", "fail"),
+        // The implicit --max-error-rate gate (issue 12), listed after the user's.
+        ("error-rate > 5%", "pass"),
     ];
     if gates != expected {
         return Err(format!("gates {gates:?}"));

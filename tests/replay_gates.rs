@@ -283,7 +283,9 @@ fn a_slower_candidate_fails_its_gate_on_that_endpoint_only_and_compare_agrees() 
     assert_eq!(json["counts"]["baseline"], 1280);
     assert_eq!(json["counts"]["unpaired_candidate"], 0);
     let gates = json["gates"].as_array().unwrap();
-    assert_eq!(gates.len(), 2);
+    // Changed on purpose (issue 12): the implicit --max-error-rate gate comes last.
+    assert_eq!(gates.len(), 3);
+    assert_eq!(gates[2]["implicit"], true);
     assert_eq!(
         (&gates[0]["expr"], &gates[0]["verdict"], &gates[0]["failed"]),
         (
@@ -420,7 +422,8 @@ fn gates_that_hold_exit_0_with_pooled_connections() {
         .iter()
         .map(|g| &g["verdict"])
         .collect();
-    assert_eq!(verdicts, ["pass", "pass", "pass"]);
+    // The last is the implicit --max-error-rate gate (issue 12).
+    assert_eq!(verdicts, ["pass", "pass", "pass", "pass"]);
     // Without --report there is no report key value.
     assert_eq!(json["report"], Value::Null);
 }
@@ -508,7 +511,17 @@ fn rate_max_with_a_baseline_and_compare_alone() {
         (&json["sent"], &json["baseline"]["sent"]),
         (&300.into(), &300.into())
     );
-    assert_eq!(json["gates"], serde_json::json!([]));
+    // Changed on purpose (issue 12): the implicit --max-error-rate gate is always listed.
+    let gates = json["gates"].as_array().unwrap();
+    assert_eq!(gates.len(), 1, "{json:#}");
+    assert_eq!(
+        (
+            &gates[0]["expr"],
+            &gates[0]["implicit"],
+            &gates[0]["verdict"]
+        ),
+        (&"error-rate > 5%".into(), &true.into(), &"pass".into())
+    );
     assert_eq!(json["passed"], true);
     assert_eq!(json["counts"]["candidate"], 300);
     assert_eq!(json["counts"]["baseline"], 300);
@@ -527,7 +540,10 @@ fn rate_max_with_a_baseline_and_compare_alone() {
         ],
     );
     assert_eq!(code, 0);
-    assert!(json.get("gates").is_none() && json.get("endpoints").is_none());
+    // Changed on purpose (issue 12): no comparison, but the implicit gate, read on the counts.
+    assert!(json.get("endpoints").is_none());
+    assert_eq!(json["gates"][0]["expr"], "error-rate > 5%");
+    assert_eq!(json["passed"], true);
     assert_eq!(json["baseline"], Value::Null);
 
     // --compare alone: the comparison with no gates, against production.

@@ -221,7 +221,11 @@ fn failures_are_classified_counted_and_never_fatal() {
         )
     };
     let (code, json) = run(&server.url());
-    assert_eq!(code, 0);
+    // Changed on purpose (issue 12): the run ends normally, and 2 failures of 4 fail the
+    // implicit --max-error-rate gate (exit 1); a target that answers nothing is exit 3.
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["gates"][0]["implicit"], true);
+    assert_eq!(json["gates"][0]["verdict"], "fail");
     assert_eq!(
         s(&json["staging"]["status"]),
         r#"{"200":1,"503":1}"#,
@@ -233,14 +237,19 @@ fn failures_are_classified_counted_and_never_fatal() {
     // A timeout counts as a latency equal to the timeout.
     assert!(json["staging"]["latency_ms"]["max"].as_f64().unwrap() >= 499.0);
 
-    let (code, json) = run(&format!("http://127.0.0.1:{}", dead_port()));
-    assert_eq!(code, 0);
+    let dead = format!("http://127.0.0.1:{}", dead_port());
+    let (code, json) = run(&dead);
+    assert_eq!(code, 3);
     assert_eq!(json["errors"]["connect_refused"], 4, "{json}");
     assert_eq!(json["completed"], 0);
+    assert_eq!(
+        json["no_response"],
+        format!("no response from {dead}: connection refused × 4")
+    );
 
     let garbage = GarbageServer::start();
     let (code, json) = run(&format!("http://{}", garbage.addr));
-    assert_eq!(code, 0);
+    assert_eq!(code, 3);
     assert_eq!(json["errors"]["malformed"], 4, "{json}");
 }
 
@@ -505,11 +514,16 @@ fn tls_with_a_self_signed_certificate() {
         &[l, "--target", &url, "--ca-file", cert.to_str().unwrap()],
     );
     assert_eq!((code, json["completed"].as_u64()), (0, Some(2)), "{json}");
-    // Without trust: a clean, classified failure per request, and the run still ends normally.
+    // Without trust: a clean, classified failure per request, and the run still ends normally,
+    // with the verdict that it reached nothing (changed on purpose, issue 12: exit 3).
     let (code, json) = replay(dir.path(), &[l, "--target", &url]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 3);
     assert_eq!(json["errors"]["tls"], 2, "{json}");
     assert_eq!(json["completed"], 0);
+    assert_eq!(
+        json["no_response"],
+        format!("no response from {url}: TLS handshake failed × 2")
+    );
 }
 
 #[test]

@@ -271,7 +271,15 @@ fn with_staging_down_every_request_is_still_captured_and_counted_as_a_connect_dr
     drive(&net);
     let status = reel.stop(Signal::SIGTERM, Duration::from_secs(30)).unwrap();
     let stderr = reel.stderr();
-    assert!(status.success(), "{status}: {stderr}");
+    // Changed on purpose (issue 12): a shadow whose staging answered nothing tested nothing:
+    // exit 3 with the cause, after its figures.
+    assert_eq!(status.code(), Some(3), "{status}: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: no response from http://{STAGING_IP}:8080: connection refused × "
+        )),
+        "{stderr}"
+    );
     let totals = json_of(&dir.path().join("shadow.json"));
     let prod_log = read_access_log(&production.access_log());
     assert_eq!(totals["requests"].as_u64().unwrap(), prod_log.len() as u64);

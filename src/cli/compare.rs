@@ -25,9 +25,9 @@ pub struct Args {
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
 
-    /// Fail gates that have too little data to judge, instead of only reporting them.
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub verdicts: super::VerdictFlags,
 
     /// Write a self-contained HTML report (plots, gates, examples) to FILE.
     #[arg(long, value_name = "FILE.html")]
@@ -41,7 +41,8 @@ pub struct Args {
     #[arg(long = "endpoint-rule", value_name = "REGEX=>NAME")]
     pub endpoint_rules: Vec<EndpointRule>,
 
-    /// Fewest values per side for a verdict; below it gates read "not enough data".
+    /// Fewest values per side for the latency verdict and effect-size gates; below it they read
+    /// "not enough data".
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub min_samples: u64,
 

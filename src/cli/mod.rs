@@ -287,6 +287,36 @@ mod tests {
     }
 }
 
+/// How gates are judged, for every command that judges them (`docs/GATES.md`).
+#[derive(Debug, Clone, Args)]
+pub struct VerdictFlags {
+    /// Let a gate that cannot be judged (not enough data, an interval that overlaps its limit)
+    /// pass, with a warning. Without it such a gate fails the run.
+    ///
+    /// Example: --allow-insufficient
+    #[arg(long, conflicts_with = "strict")]
+    pub allow_insufficient: bool,
+
+    /// Fail gates that cannot be judged: the default; kept so that scripts that pass it work.
+    ///
+    /// Example: --strict
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Confidence of the intervals gates are judged by (two-sided, 50% to 99.999%).
+    ///
+    /// Example: --confidence 99%
+    #[arg(long, value_name = "PCT", default_value = "95%")]
+    pub confidence: String,
+
+    /// The implicit gate: fail (exit 1) when more than RATE of the requests end in a transport
+    /// error or timeout; `off` disables it.
+    ///
+    /// Example: --max-error-rate 1%
+    #[arg(long, value_name = "RATE|off", default_value = "5%")]
+    pub max_error_rate: String,
+}
+
 /// The comparison flags `replay` and `shadow` share: gates, the report, the printed table.
 #[derive(Debug, Clone, Args)]
 pub struct JudgeFlags {
@@ -297,13 +327,12 @@ pub struct JudgeFlags {
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
 
-    /// Fail gates that have too little data to judge, instead of only reporting them.
-    ///
-    /// Example: --strict
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub verdicts: VerdictFlags,
 
-    /// Fewest values per side for a verdict; below it gates read "not enough data".
+    /// Fewest values per side for the latency verdict and effect-size gates; below it they read
+    /// "not enough data".
     ///
     /// Example: --min-samples 200
     #[arg(long, value_name = "N", default_value_t = 50)]

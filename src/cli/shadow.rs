@@ -168,7 +168,11 @@ impl Args {
 
     /// The flags, validated (errors name the flag, exit 2), with the gates already parsed;
     /// targets are resolved later, by `Shadow::prepare`.
-    pub fn into_config(&self, gates: Vec<Gate>) -> crate::exit::Result<ShadowConfig> {
+    pub fn into_config(
+        &self,
+        gates: Vec<Gate>,
+        judging: crate::compare::Judging,
+    ) -> crate::exit::Result<ShadowConfig> {
         let mut targets = Targets::new(self.targets.target.as_deref(), &self.targets.target_map)
             .map_err(|(flag, problem)| usage(flag, problem))?;
         if let Some(url) = &self.targets.baseline_target {
@@ -268,7 +272,7 @@ impl Args {
             results: self.results.clone(),
             compare,
             gates,
-            strict: self.judge.strict,
+            judging,
         })
     }
 }

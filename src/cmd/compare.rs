@@ -17,7 +17,7 @@ use crate::exit::Context;
 
 use crate::compare::endpoint::Templater;
 use crate::compare::{
-    Accumulator, Config, Role, TextOptions, Thresholds, parse_gates, write_report,
+    Accumulator, CompareError, Config, Role, TextOptions, Thresholds, parse_gates, write_report,
 };
 use crate::exchange::{Meta, Record, ReplayResult};
 use crate::exit::{Status, bad_input};
@@ -145,7 +145,8 @@ fn single_target(r: &ReplayResult, paths: &[PathBuf]) -> crate::exit::Result<()>
 
 /// Runs `reel compare`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
-    let gates = parse_gates(&args.fail_if)?;
+    let mut gates = parse_gates(&args.fail_if)?;
+    let (judging, implicit) = crate::cmd::judging(&args.verdicts, args.min_samples)?;
     let with_baseline = !args.baseline.is_empty();
     let expect_baseline = with_baseline || has_baseline_results(&args.files)?;
     let config = Config {
@@ -168,6 +169,13 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     } else {
         None
     };
+    // The targets each side's results went to, for "no response from …" (a few kept).
+    let mut targets: [std::collections::BTreeSet<String>; 2] = Default::default();
+    let mut note_target = |side: usize, r: &ReplayResult| {
+        if targets[side].len() < 8 && !targets[side].contains(&r.target) {
+            targets[side].insert(r.target.clone());
+        }
+    };
     loop {
         let candidate = candidates.next_result()?;
         let baseline = match &mut baselines {
@@ -178,6 +186,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             break;
         }
         if let Some(r) = candidate {
+            note_target(usize::from(!with_baseline && r.role == 1), &r);
             if with_baseline {
                 single_target(&r, &args.files)?;
                 acc.add_as(&r, Role::Candidate);
@@ -186,6 +195,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             }
         }
         if let Some(r) = baseline {
+            note_target(1, &r);
             single_target(&r, &args.baseline)?;
             acc.add_as(&r, Role::Baseline);
         }
@@ -206,13 +216,31 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         }
     }
 
-    let mut comparison = acc.finish(&gates, args.strict);
+    // A scope typo is the user's to fix: exit 2 before anything is computed or printed.
+    acc.check_scopes(&gates)?;
+    gates.extend(implicit);
+    let mut comparison = acc.finish(&gates, &judging);
+    let join = |set: &std::collections::BTreeSet<String>| {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    let no_response = comparison
+        .no_response()
+        .map(|(baseline, causes)| CompareError::NoResponse {
+            targets: join(&targets[usize::from(baseline)]),
+            causes,
+        });
     comparison.notes.extend(candidates.skipped_notes());
     if let Some(stream) = &baselines {
         comparison.notes.extend(stream.skipped_notes());
     }
 
-    let json = comparison.to_json().context("--json: encoding")?;
+    let mut json = comparison.to_json().context("--json: encoding")?;
+    if let Some(out) = json.as_object_mut() {
+        out.insert(
+            "no_response".into(),
+            no_response.as_ref().map(ToString::to_string).into(),
+        );
+    }
     let mut out = args.json.human();
     comparison
         .write_text(
@@ -223,11 +251,15 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         )
         .context("writing the comparison")?;
     out.flush().context("writing the comparison")?;
+    crate::compare::text::warn_insufficient(&comparison.gates);
     args.json.emit(&json)?;
     if let Some(path) = &args.report {
         let params = parameters(&args, &candidates.metas, baselines.as_ref());
         write_report(path, &comparison, &title(&args), &params)?;
         let _ = writeln!(out, "report: {}", path.display());
+    }
+    if let Some(e) = no_response {
+        return Err(e.into());
     }
     Ok(if comparison.passed {
         Status::Success

@@ -54,3 +54,25 @@ pub fn init_tracing(verbose: bool) {
         builder.try_init()
     };
 }
+
+/// The gates' judging settings from the flags, and the implicit `--max-error-rate` gate (errors
+/// name the flag, exit 2).
+pub fn judging(
+    flags: &crate::cli::VerdictFlags,
+    min_samples: u64,
+) -> crate::exit::Result<(crate::compare::Judging, Option<crate::compare::Gate>)> {
+    use crate::compare::gate::{parse_confidence, parse_max_error_rate};
+    let confidence =
+        parse_confidence(&flags.confidence).map_err(|e| crate::exit::usage("--confidence", e))?;
+    let implicit = parse_max_error_rate(&flags.max_error_rate)
+        .map_err(|e| crate::exit::usage("--max-error-rate", e))?;
+    Ok((
+        crate::compare::Judging {
+            confidence,
+            allow_insufficient: flags.allow_insufficient,
+            min_samples,
+            ..crate::compare::Judging::default()
+        },
+        implicit,
+    ))
+}

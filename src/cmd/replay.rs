@@ -14,13 +14,13 @@ use crate::exit::Context;
 
 use crate::cli::parse_duration;
 use crate::compare::endpoint::Templater;
-use crate::compare::{Comparison, TextOptions, Thresholds, parse_gates};
+use crate::compare::{Comparison, GateResult, TextOptions, Thresholds, UnknownScope, parse_gates};
 use crate::exit::{Status, usage};
 use crate::replay::plan::plan;
 use crate::replay::schedule::{Pacer, Step};
 use crate::replay::{
-    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, ReplaySummary, Rewrites,
-    Shard, Targets, safety, target,
+    ConnMode, PaceRules, Pacing, PlanConfig, Progress, ReplayConfig, ReplayError, ReplaySummary,
+    Rewrites, Shard, Targets, safety, target,
 };
 
 /// Bytes of each response body kept in `--results` (after the whole head).
@@ -209,26 +209,67 @@ pub struct ReplayOutcome {
     pub summary: ReplaySummary,
     /// The per-endpoint comparison with the gates' verdicts.
     pub comparison: Option<Comparison>,
+    /// The implicit `--max-error-rate` gate, judged on the run's counts when no comparison was
+    /// kept (with one, it is among the comparison's gates).
+    pub implicit: Option<GateResult>,
+    /// A target set that answered nothing: the run tested nothing (exit 3).
+    pub no_response: Option<ReplayError>,
+    /// A gate scope that named no endpoint (exit 2).
+    pub unknown_scope: Option<UnknownScope>,
     /// The `--json` object: the replay's keys, plus the comparison's (`passed`, `gates`,
     /// `reference`, `overall`, `endpoints`, …) and `report` when it was kept.
     pub json: serde_json::Value,
 }
 
 impl ReplayOutcome {
-    /// The exit status: a failed gate is 1.
+    /// The exit status when the run reached its targets: a failed gate is 1.
     pub fn status(&self) -> Status {
+        let implicit_failed = self.implicit.as_ref().is_some_and(|g| g.failed);
         match &self.comparison {
             Some(c) if !c.passed => Status::GateFailed,
+            _ if implicit_failed => Status::GateFailed,
             _ => Status::Success,
         }
     }
+
+    /// What ends the run after its output: nothing reached (3), then a scope typo (2), then the
+    /// gates' status.
+    pub fn finish(self) -> crate::exit::Result<Status> {
+        if let Some(e) = self.no_response {
+            return Err(e.into());
+        }
+        if let Some(e) = self.unknown_scope {
+            return Err(e.into());
+        }
+        Ok(self.status())
+    }
+}
+
+/// Targets that answered nothing: the candidate set, then the baseline.
+pub fn no_response(summary: &ReplaySummary, with_baseline: bool) -> Option<ReplayError> {
+    let (candidates, baseline) = match summary.targets.split_last() {
+        Some((last, rest)) if with_baseline => (rest, Some(last)),
+        _ => (summary.targets.as_slice(), None),
+    };
+    if let Some(causes) = summary.stats.no_response() {
+        return Some(ReplayError::NoResponse {
+            targets: candidates.join(", "),
+            causes,
+        });
+    }
+    let causes = summary.baseline.as_ref()?.no_response()?;
+    Some(ReplayError::NoResponse {
+        targets: baseline.cloned().unwrap_or_default(),
+        causes,
+    })
 }
 
 /// Replays as `args` say (not `--dry-run`), then finishes the comparison with the gates (the
 /// report is written by [`write_report`], after the output). Gate expressions are parsed first:
 /// a bad one stops it before anything is sent (exit 2, pointing at the character).
 pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
-    let gates = parse_gates(&args.judge.fail_if)?;
+    let mut gates = parse_gates(&args.judge.fail_if)?;
+    let (judging, implicit) = crate::cmd::judging(&args.judge.verdicts, args.judge.min_samples)?;
     let mut config = config(args)?;
     for t in &mut config.plan.targets.list {
         t.resolve()?;
@@ -255,11 +296,40 @@ pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
     let summary = crate::replay::run(config, stop);
     drop(exporter);
     let mut summary = summary?;
-    let comparison = summary
-        .comparison
-        .take()
-        .map(|acc| acc.finish(&gates, args.judge.strict));
+    let mut unknown_scope = None;
+    let mut implicit_result = None;
+    let comparison = match summary.comparison.take() {
+        Some(acc) => {
+            unknown_scope = acc.check_scopes(&gates).err();
+            gates.extend(implicit);
+            Some(acc.finish(&gates, &judging))
+        }
+        None => {
+            implicit_result = implicit.map(|g| {
+                g.evaluate_counts(
+                    summary.stats.error_total(),
+                    summary.stats.attempted(),
+                    &judging,
+                )
+            });
+            None
+        }
+    };
+    let no_response = no_response(&summary, args.targets.baseline_target.is_some());
     let mut json = summary.to_json();
+    if let Some(out) = json.as_object_mut() {
+        out.insert(
+            "no_response".into(),
+            no_response.as_ref().map(ToString::to_string).into(),
+        );
+        if let Some(g) = &implicit_result {
+            out.insert("passed".into(), (!g.failed).into());
+            out.insert(
+                "gates".into(),
+                serde_json::to_value([g]).context("--json: encoding")?,
+            );
+        }
+    }
     if let Some(c) = &comparison {
         if let (Some(out), serde_json::Value::Object(keys)) = (
             json.as_object_mut(),
@@ -279,6 +349,9 @@ pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
     Ok(ReplayOutcome {
         summary,
         comparison,
+        implicit: implicit_result,
+        no_response,
+        unknown_scope,
         json,
     })
 }
@@ -301,6 +374,7 @@ pub fn write_report(
 pub fn run(args: Args) -> crate::exit::Result<Status> {
     if args.dry_run {
         parse_gates(&args.judge.fail_if)?;
+        crate::cmd::judging(&args.judge.verdicts, args.judge.min_samples)?;
         let config = config(&args)?;
         return dry_run(&config, &args);
     }
@@ -318,6 +392,11 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             },
         )
         .context("stdout")?;
+        crate::compare::text::warn_insufficient(&c.gates);
+    }
+    if let Some(g) = &outcome.implicit {
+        writeln!(human, "gates:\n  {g}").context("stdout")?;
+        crate::compare::text::warn_insufficient(std::slice::from_ref(g));
     }
     human.flush().context("stdout")?;
     args.json.emit(&outcome.json)?;
@@ -331,7 +410,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
     }
-    Ok(outcome.status())
+    outcome.finish()
 }
 
 /// The report's title: the command that made it, `reel replay shop.reel → http://staging:8080`

@@ -12,16 +12,24 @@ use crate::shadow::{Shadow, ShadowOutcome};
 
 /// Validates the flags and prepares the run (targets resolved, the capture filter built).
 fn prepare(args: &Args) -> crate::exit::Result<Shadow> {
-    let gates = parse_gates(&args.judge.fail_if)?;
+    let mut gates = parse_gates(&args.judge.fail_if)?;
+    let (judging, implicit) = crate::cmd::judging(&args.judge.verdicts, args.judge.min_samples)?;
+    gates.extend(implicit);
     if let Some(report) = &args.judge.report {
         crate::cmd::replay::check_report_path(report)?;
     }
-    Ok(Shadow::prepare(args.into_config(gates)?)?)
+    Ok(Shadow::prepare(args.into_config(gates, judging)?)?)
 }
 
 /// Runs `reel shadow`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
-    let ShadowOutcome { report, comparison } = prepare(&args)?.run()?;
+    let ShadowOutcome {
+        report,
+        comparison,
+        implicit,
+        no_response,
+        unknown_scope,
+    } = prepare(&args)?.run()?;
     let mut human = args.json.human();
     human
         .write_all(report.human().as_bytes())
@@ -35,9 +43,27 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             },
         )
         .context("stdout")?;
+        crate::compare::text::warn_insufficient(&c.gates);
+    }
+    if let Some(g) = &implicit {
+        writeln!(human, "gates:\n  {g}").context("stdout")?;
+        crate::compare::text::warn_insufficient(std::slice::from_ref(g));
     }
     human.flush().context("stdout")?;
     let mut json = report.json();
+    if let Some(out) = json.as_object_mut() {
+        out.insert(
+            "no_response".into(),
+            no_response.as_ref().map(ToString::to_string).into(),
+        );
+        if let Some(g) = &implicit {
+            out.insert("passed".into(), (!g.failed).into());
+            out.insert(
+                "gates".into(),
+                serde_json::to_value([g]).context("--json: encoding")?,
+            );
+        }
+    }
     if let Some(c) = &comparison {
         if let (Some(out), serde_json::Value::Object(keys)) = (
             json.as_object_mut(),
@@ -65,8 +91,15 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
     }
+    if let Some(e) = no_response {
+        return Err(e.into());
+    }
+    if let Some(e) = unknown_scope {
+        return Err(e.into());
+    }
     Ok(match &comparison {
         Some(c) if !c.passed => Status::GateFailed,
+        _ if implicit.is_some_and(|g| g.failed) => Status::GateFailed,
         _ => Status::Success,
     })
 }

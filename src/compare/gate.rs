@@ -12,6 +12,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::accumulate::EndpointAcc;
 use super::hist::Percentile;
 use super::report::{EndpointFigures, Reference};
 use crate::exit::{Classify, Status};
@@ -19,7 +20,7 @@ use crate::exit::{Classify, Status};
 /// The gate grammar, for `reel replay --help` and `reel compare --help`.
 pub const GATES_HELP: &str = "\
 Gates: --fail-if 'EXPR' (repeatable). The run fails (exit 1) when an expression is TRUE.
-  EXPR    [SCOPE '::'] METRIC OP VALUE
+  EXPR    [SCOPE '::'] METRIC OP VALUE ['and' VALUE]...   (fails only when every VALUE holds)
   SCOPE   an endpoint as the table prints it, e.g. 'GET /api/users/{id}' (may contain ':');
           without a scope the gate reads the overall figures
   METRIC  p50 p90 p99 p999 max      staging latency (intended send -> first response byte)
@@ -35,11 +36,15 @@ Gates: --fail-if 'EXPR' (repeatable). The run fails (exit 1) when an expression 
           0.5%   +0.5%              rate, or rate difference to the reference (rates)
           0.6                       plain number (effect-size)
   The reference is the baseline when there is one (--baseline-target, --baseline), else
-  production. With fewer than --min-samples (default 50) values a gate reads
-  'not enough data' and fails only with --strict.
+  production. Gates are judged by exact confidence intervals (--confidence, default 95%):
+  Clopper-Pearson for rates, order statistics for percentiles; an interval that overlaps the
+  limit defers to the point estimate from 1000 values, else reads 'not enough data', which
+  FAILS the run unless --allow-insufficient. A scope that names no endpoint is exit 2.
+  Implicit gate: error-rate > 5% (--max-error-rate RATE|off). No response at all: exit 3.
 Examples:
   --fail-if 'p99 > 1.25x' --fail-if 'error-rate > 0.5%' --fail-if '5xx-rate > +1%'
-  --fail-if 'GET /api/users/{id}::p50 > +20ms' --fail-if 'effect-size > 0.6'";
+  --fail-if 'GET /api/users/{id}::p50 > +20ms' --fail-if 'effect-size > 0.6'
+  --fail-if 'p99 > 1.25x and +5ms'                     (tiny latencies: ratio AND difference)";
 
 /// What a gate measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +234,13 @@ pub struct Gate {
     pub op: Op,
     /// What it compares with.
     pub threshold: Threshold,
+    /// Further values after `and` (`p99 > 1.25x and +5ms`): the gate fails only when the
+    /// comparison holds for every one of them.
+    pub and: Vec<Threshold>,
+    /// The values as typed, the first and then each after `and`.
+    pub typed: Vec<String>,
+    /// True for the gate `--max-error-rate` adds (judged on the run's own counts).
+    pub implicit: bool,
 }
 
 /// What is wrong with a gate expression.
@@ -435,17 +447,48 @@ impl FromStr for Gate {
             }
         };
 
-        let value_start = skip_spaces(&chars, op_end);
-        if value_start >= chars.len() {
-            return Err(fail(value_start, GateProblem::MissingValue));
+        // VALUE ('and' VALUE)*: `and` as a word of its own.
+        let mut starts = vec![op_end];
+        let mut ends = Vec::new();
+        let mut i = op_end;
+        while i + 3 <= chars.len() {
+            let word: String = text(&chars, i, i + 3).to_ascii_lowercase();
+            let before = i > op_end && chars.get(i - 1).is_some_and(|c| c.is_whitespace());
+            let after = chars.get(i + 3).is_none_or(|c| c.is_whitespace());
+            if word == "and" && before && after {
+                ends.push(i);
+                starts.push(i + 3);
+                i += 3;
+            } else {
+                i += 1;
+            }
         }
-        let threshold = parse_value(&chars, value_start, metric).map_err(|(at, p)| fail(at, p))?;
+        ends.push(chars.len());
+        let mut values = Vec::new();
+        let mut typed = Vec::new();
+        for (&start, &end) in starts.iter().zip(&ends) {
+            let value_start = skip_spaces(&chars, start);
+            if value_start >= end {
+                return Err(fail(value_start, GateProblem::MissingValue));
+            }
+            values.push(
+                parse_value(&chars, value_start, end, metric).map_err(|(at, p)| fail(at, p))?,
+            );
+            typed.push(text(&chars, value_start, end).trim().to_string());
+        }
+        let mut values = values.into_iter();
+        let Some(threshold) = values.next() else {
+            return Err(fail(op_end, GateProblem::MissingValue));
+        };
         Ok(Gate {
             expr: expr.to_string(),
             scope,
             metric,
             op,
             threshold,
+            and: values.collect(),
+            typed,
+            implicit: false,
         })
     }
 }
@@ -454,6 +497,7 @@ impl FromStr for Gate {
 fn parse_value(
     chars: &[char],
     at: usize,
+    end: usize,
     metric: Metric,
 ) -> Result<Threshold, (usize, GateProblem)> {
     let mut i = at;
@@ -468,7 +512,7 @@ fn parse_value(
     let number_start = i;
     let (mut int_digits, mut frac_digits, mut seen_dot) = (0u32, 0u32, false);
     let mut mantissa: i128 = 0;
-    while let Some(&c) = chars.get(i) {
+    while let Some(&c) = chars.get(i).filter(|_| i < end) {
         if let Some(d) = c.to_digit(10) {
             if seen_dot {
                 frac_digits += 1;
@@ -492,7 +536,7 @@ fn parse_value(
         i += 1;
     }
     if int_digits + frac_digits == 0 {
-        let (s, e) = (number_start, chars.len());
+        let (s, e) = (number_start, end);
         return Err((
             number_start,
             GateProblem::BadNumber {
@@ -502,19 +546,20 @@ fn parse_value(
     }
     let unit_start = skip_spaces(chars, i);
     let mut unit_end = unit_start;
-    while chars
-        .get(unit_end)
-        .is_some_and(|&c| c.is_alphabetic() || c == '%')
+    while unit_end < end
+        && chars
+            .get(unit_end)
+            .is_some_and(|&c| c.is_alphabetic() || c == '%')
     {
         unit_end += 1;
     }
     let unit = text(chars, unit_start, unit_end);
-    let trailing = skip_spaces(chars, unit_end);
-    if trailing < chars.len() {
+    let trailing = skip_spaces(chars, unit_end).min(end);
+    if trailing < end {
         return Err((
             trailing,
             GateProblem::Trailing {
-                found: text(chars, trailing, chars.len()),
+                found: text(chars, trailing, end).trim_end().to_string(),
             },
         ));
     }
@@ -661,7 +706,7 @@ fn canonical(gate: &Gate) -> String {
             .unwrap_or_default()
     };
     let plain = |q: Q, per: i128| typed_decimal(q, per).unwrap_or_default();
-    let value = match gate.threshold {
+    let value = |threshold: Threshold| match threshold {
         Threshold::Ratio(q) => format!("{}x", plain(q, 1)),
         Threshold::Time(q) => time(q),
         Threshold::Delta(q) => format!("{}{}", sign(q), time(q)),
@@ -688,6 +733,11 @@ fn canonical(gate: &Gate) -> String {
         ),
         Threshold::Number(q) => plain(q, 1),
     };
+    let values: Vec<String> = std::iter::once(gate.threshold)
+        .chain(gate.and.iter().copied())
+        .map(value)
+        .collect();
+    let value = values.join(" and ");
     let scope = gate
         .scope
         .as_ref()
@@ -741,10 +791,18 @@ pub fn fuzz_gate(data: &[u8]) {
                 "{expr:?} and {text:?}"
             );
             assert!(
-                same_threshold(gate.threshold, again.threshold),
-                "{expr:?}: {:?}, {text:?}: {:?}",
+                same_threshold(gate.threshold, again.threshold)
+                    && gate.and.len() == again.and.len()
+                    && gate
+                        .and
+                        .iter()
+                        .zip(&again.and)
+                        .all(|(a, b)| same_threshold(*a, *b)),
+                "{expr:?}: {:?} {:?}, {text:?}: {:?} {:?}",
                 gate.threshold,
-                again.threshold
+                gate.and,
+                again.threshold,
+                again.and
             );
         }
     }
@@ -759,7 +817,7 @@ pub enum GateVerdict {
     /// The expression is true: the gate fails.
     #[serde(rename = "fail")]
     Fail,
-    /// Too few values to judge; fails only in strict mode.
+    /// The data cannot tell; fails the run unless `--allow-insufficient`.
     #[serde(rename = "not enough data")]
     NotEnoughData,
 }
@@ -775,6 +833,62 @@ impl GateVerdict {
     }
 }
 
+/// From this many values (on each side the gate reads), a gate whose interval overlaps its limit
+/// is judged by its point estimate, so that large runs do not flap near a threshold.
+pub const POINT_ESTIMATE_FROM: u64 = 1000;
+
+/// How gates are judged: the confidence of their intervals and what an unjudgeable gate does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Judging {
+    /// Two-sided confidence of every interval, e.g. 0.95 (`--confidence`).
+    pub confidence: f64,
+    /// "Not enough data" passes with a warning instead of failing (`--allow-insufficient`).
+    pub allow_insufficient: bool,
+    /// Fewest values per side for an `effect-size` gate (`--min-samples`).
+    pub min_samples: u64,
+    /// From this many values a gate whose interval overlaps its limit reads its point estimate
+    /// ([`POINT_ESTIMATE_FROM`]).
+    pub point_estimate_from: u64,
+}
+
+impl Default for Judging {
+    fn default() -> Self {
+        Judging {
+            confidence: 0.95,
+            allow_insufficient: false,
+            min_samples: 50,
+            point_estimate_from: POINT_ESTIMATE_FROM,
+        }
+    }
+}
+
+/// How a verdict was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Basis {
+    /// The whole confidence interval lies on one side of the limit.
+    #[serde(rename = "interval")]
+    Interval,
+    /// The interval overlaps the limit, but the sample is large: the point estimate decides.
+    #[serde(rename = "point estimate")]
+    Point,
+    /// A statement about this run's own counts (a 0% or 100% limit, the implicit gate).
+    #[serde(rename = "counts")]
+    Counts,
+}
+
+/// One value of a gate (the one before each `and`), judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Condition {
+    /// The value as typed, e.g. `1.25x`.
+    pub value: String,
+    /// What staging's value was compared with (`unit`).
+    pub threshold: Option<f64>,
+    /// The interval of that limit (`unit`) when it rests on the reference's.
+    pub threshold_interval: Option<[Option<f64>; 2]>,
+    /// pass, fail, or not enough data, for this value alone.
+    pub verdict: GateVerdict,
+}
+
 /// One gate, evaluated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateResult {
@@ -788,46 +902,124 @@ pub struct GateResult {
     pub op: &'static str,
     /// Staging's value (`unit`), `null` when there is none.
     pub value: Option<f64>,
+    /// Staging's value's confidence interval `[low, high]` (`unit`; `null` on a side the sample
+    /// cannot bound).
+    pub interval: Option<[Option<f64>; 2]>,
     /// The reference's value (`unit`), when the metric has one.
     pub reference: Option<f64>,
-    /// What the value was compared with (`unit`): e.g. 1.25 × the reference.
+    /// The reference's value's interval, when the gate reads the reference.
+    pub reference_interval: Option<[Option<f64>; 2]>,
+    /// What the value was compared with (`unit`): e.g. 1.25 × the reference (the first value).
     pub threshold: Option<f64>,
+    /// Each value of the gate (one, or more joined by `and`), judged.
+    pub conditions: Vec<Condition>,
     /// `ms`, `fraction` or `probability`.
     pub unit: &'static str,
     /// pass, fail, or not enough data.
     pub verdict: GateVerdict,
-    /// True when this gate makes the run fail (a fail, or not enough data in strict mode).
+    /// How the verdict was reached; `null` with not enough data.
+    pub basis: Option<Basis>,
+    /// The intervals' confidence.
+    pub confidence: f64,
+    /// True when this gate makes the run fail (a fail, or not enough data without
+    /// `--allow-insufficient`).
     pub failed: bool,
+    /// True for the gate `--max-error-rate` adds.
+    pub implicit: bool,
     /// Values the verdict rests on (the smaller side when it reads both).
     pub samples: u64,
-    /// Why there was not enough data, or that the scope matched no endpoint.
+    /// Why there was not enough data.
     pub note: Option<String>,
 }
 
-/// The value of a metric on staging and on the reference, exact, with the sample sizes.
+/// A confidence interval in a metric's internal unit (µs or fraction); `None` on a side the
+/// sample cannot bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Bounds {
+    lo: Option<f64>,
+    hi: Option<f64>,
+}
+
+impl Bounds {
+    fn point(v: f64) -> Bounds {
+        Bounds {
+            lo: Some(v),
+            hi: Some(v),
+        }
+    }
+
+    fn rate(k: u64, n: u64, confidence: f64) -> Bounds {
+        if n == 0 {
+            return Bounds::default();
+        }
+        let (lo, hi) = super::confidence::clopper_pearson(k, n, confidence);
+        Bounds {
+            lo: Some(lo),
+            hi: Some(hi),
+        }
+    }
+
+    fn quantile(samples: &super::hist::Samples, pct: Percentile, confidence: f64) -> Bounds {
+        let hist = samples.histogram();
+        let (lo, hi) = super::confidence::quantile_ranks(hist.len(), pct.quantile(), confidence);
+        let at = |rank: Option<u64>| {
+            rank.and_then(|r| super::hist::value_at_rank(&hist, r))
+                .map(|v| v as f64)
+        };
+        Bounds {
+            lo: at(lo),
+            hi: at(hi),
+        }
+    }
+
+    fn shown(self, show: impl Fn(f64) -> f64) -> [Option<f64>; 2] {
+        [self.lo.map(&show), self.hi.map(&show)]
+    }
+}
+
+/// The value of a metric on staging and on the reference, exact, with the sample sizes and the
+/// intervals.
 struct Measure {
     value: Option<Q>,
     reference: Option<Q>,
     n: u64,
     n_reference: u64,
+    bounds: Bounds,
+    reference_bounds: Bounds,
 }
 
-fn measure(metric: Metric, ep: &EndpointFigures, reference: Reference) -> Measure {
-    let base = ep
-        .baseline
-        .as_ref()
-        .filter(|_| reference == Reference::Baseline);
+fn measure(
+    metric: Metric,
+    ep: &EndpointFigures,
+    acc: Option<&EndpointAcc>,
+    reference: Reference,
+    confidence: f64,
+) -> Measure {
+    let with_baseline = reference == Reference::Baseline;
+    let base = ep.baseline.as_ref().filter(|_| with_baseline);
     let latency = |side: Option<&super::report::SideFigures>, pct| {
         side.and_then(|s| s.latency).map(|l| Q::int(l.get(pct)))
+    };
+    let quantile = |samples: Option<&super::hist::Samples>, pct| {
+        samples.map_or_else(Bounds::default, |s| Bounds::quantile(s, pct, confidence))
     };
     match metric {
         Metric::Latency(p) => {
             let reference_side = base.unwrap_or(&ep.production);
+            let reference_samples = acc.map(|a| {
+                if with_baseline {
+                    &a.baseline.latency
+                } else {
+                    &a.production.latency
+                }
+            });
             Measure {
                 value: latency(Some(&ep.staging), p),
                 reference: latency(Some(reference_side), p),
                 n: ep.staging.latency_samples,
                 n_reference: reference_side.latency_samples,
+                bounds: quantile(acc.map(|a| &a.candidate.latency), p),
+                reference_bounds: quantile(reference_samples, p),
             }
         }
         Metric::Service(p) => {
@@ -840,11 +1032,20 @@ fn measure(metric: Metric, ep: &EndpointFigures, reference: Reference) -> Measur
                     ep.production.latency_samples,
                 ),
             };
+            let reference_samples = acc.map(|a| {
+                if with_baseline {
+                    &a.baseline.service
+                } else {
+                    &a.production.latency
+                }
+            });
             Measure {
                 value: ep.staging.service.map(|l| Q::int(l.get(p))),
                 reference,
                 n: ep.staging.service_samples,
                 n_reference,
+                bounds: quantile(acc.map(|a| &a.candidate.service), p),
+                reference_bounds: quantile(reference_samples, p),
             }
         }
         Metric::ErrorRate | Metric::Rate5xx | Metric::Rate4xx => {
@@ -855,18 +1056,18 @@ fn measure(metric: Metric, ep: &EndpointFigures, reference: Reference) -> Measur
                 _ if production => s.status.0[super::accumulate::NONE],
                 _ => s.error_total,
             };
-            let (r, nr) = match base {
-                Some(b) => (Q::ratio(count(b, false), b.requests), b.requests),
-                None => (
-                    Q::ratio(count(&ep.production, true), ep.production.requests),
-                    ep.production.requests,
-                ),
+            let (side, production) = match base {
+                Some(b) => (b, false),
+                None => (&ep.production, true),
             };
+            let (k, kr) = (count(&ep.staging, false), count(side, production));
             Measure {
-                value: Q::ratio(count(&ep.staging, false), ep.staging.requests),
-                reference: r,
+                value: Q::ratio(k, ep.staging.requests),
+                reference: Q::ratio(kr, side.requests),
                 n: ep.staging.requests,
-                n_reference: nr,
+                n_reference: side.requests,
+                bounds: Bounds::rate(k, ep.staging.requests, confidence),
+                reference_bounds: Bounds::rate(kr, side.requests, confidence),
             }
         }
         Metric::StatusMismatch => {
@@ -875,15 +1076,16 @@ fn measure(metric: Metric, ep: &EndpointFigures, reference: Reference) -> Measur
                 _ => &ep.vs_production,
             };
             // Shown beside it: how far the baseline itself is from production (the noise).
-            let noise = ep
-                .baseline_vs_production
-                .as_ref()
-                .filter(|_| reference == Reference::Baseline);
+            let noise = ep.baseline_vs_production.as_ref().filter(|_| with_baseline);
             Measure {
                 value: Q::ratio(agreement.mismatched, agreement.pairs),
                 reference: noise.and_then(|a| Q::ratio(a.mismatched, a.pairs)),
                 n: agreement.pairs,
                 n_reference: agreement.pairs,
+                bounds: Bounds::rate(agreement.mismatched, agreement.pairs, confidence),
+                reference_bounds: noise
+                    .map(|a| Bounds::rate(a.mismatched, a.pairs, confidence))
+                    .unwrap_or_default(),
             }
         }
         Metric::EffectSize => {
@@ -897,117 +1099,354 @@ fn measure(metric: Metric, ep: &EndpointFigures, reference: Reference) -> Measur
                 reference: None,
                 n: s.n_staging,
                 n_reference: s.n_reference,
+                bounds: Bounds::default(),
+                reference_bounds: Bounds::default(),
             }
         }
     }
 }
 
+/// One value of a gate, judged: its limit (exact and as an interval) and the outcome.
+struct Judged {
+    limit: Option<Q>,
+    limit_bounds: Bounds,
+    outcome: Result<(bool, Basis), String>,
+}
+
 impl Gate {
-    /// Evaluates the gate on `ep` (the figures of its scope; `None` when the scope matched no
-    /// endpoint). `min_samples` decides "not enough data", which fails only when `strict`.
-    pub fn evaluate(
-        &self,
-        ep: Option<&EndpointFigures>,
-        reference: Reference,
-        min_samples: u64,
-        strict: bool,
-    ) -> GateResult {
-        let unit = self.metric.unit();
-        let mut result = GateResult {
-            expr: self.expr.clone(),
-            scope: self.scope.clone(),
-            metric: self.metric.name(),
-            op: self.op.as_str(),
-            value: None,
-            reference: None,
-            threshold: None,
-            unit,
-            verdict: GateVerdict::NotEnoughData,
-            failed: strict,
-            samples: 0,
-            note: None,
+    /// The implicit gate of `--max-error-rate`: `error-rate > MAX`, judged on the run's own
+    /// counts. `max` is a rate as typed (`5%`).
+    pub fn implicit_error_rate(max: &str) -> Result<Gate, GateError> {
+        let mut gate: Gate = format!("error-rate > {max}").parse()?;
+        gate.implicit = true;
+        Ok(gate)
+    }
+
+    fn needs_reference(&self) -> bool {
+        self.metric == Metric::EffectSize
+            || std::iter::once(self.threshold)
+                .chain(self.and.iter().copied())
+                .any(Threshold::needs_reference)
+    }
+
+    fn judge(&self, threshold: Threshold, m: &Measure, judging: &Judging) -> Judged {
+        let mut judged = Judged {
+            limit: None,
+            limit_bounds: Bounds::default(),
+            outcome: Err("no values".into()),
         };
-        let Some(ep) = ep else {
-            result.note = Some("no request matched this endpoint".into());
-            return result;
+        let Some(value) = m.value else {
+            return judged;
         };
-        let m = measure(self.metric, ep, reference);
-        let needs_reference = self.threshold.needs_reference() || self.metric == Metric::EffectSize;
-        let show = |q: Q| {
-            if unit == "ms" {
-                q.f64() / 1000.0
-            } else {
-                q.f64()
+        let scaled = |b: Option<f64>, k: f64| b.map(|v| v * k);
+        let shifted = |b: Option<f64>, d: f64| b.map(|v| v + d);
+        let (limit, bounds) = match threshold {
+            Threshold::Time(t) | Threshold::Rate(t) | Threshold::Number(t) => {
+                (Some(t), Bounds::point(t.f64()))
             }
+            Threshold::Ratio(k) => (
+                m.reference.and_then(|r| r.mul(k)),
+                Bounds {
+                    lo: scaled(m.reference_bounds.lo.or(Some(0.0)), k.f64()),
+                    hi: scaled(m.reference_bounds.hi, k.f64()),
+                },
+            ),
+            Threshold::Delta(d) | Threshold::RateDelta(d) => (
+                m.reference.and_then(|r| r.add(d)),
+                Bounds {
+                    lo: shifted(m.reference_bounds.lo.or(Some(0.0)), d.f64()),
+                    hi: shifted(m.reference_bounds.hi, d.f64()),
+                },
+            ),
         };
-        result.value = m.value.map(show);
-        result.reference = m.reference.map(show);
-        result.samples = if needs_reference {
+        let Some(limit) = limit else {
+            judged.outcome = Err("the reference has no value".into());
+            return judged;
+        };
+        judged.limit = Some(limit);
+        judged.limit_bounds = bounds;
+        let point = |basis| Ok((self.op.holds(value.cmp(limit)), basis));
+        let needs_reference = threshold.needs_reference() || self.metric == Metric::EffectSize;
+        let n = if needs_reference {
             m.n.min(m.n_reference)
         } else {
             m.n
         };
-        let min = min_samples.max(1);
-        let (Some(value), true) = (m.value, result.samples >= min) else {
-            result.note = Some(format!(
-                "{} values, fewer than the minimum of {min}",
-                result.samples
-            ));
-            return result;
+        if self.implicit {
+            judged.outcome = point(Basis::Counts);
+            return judged;
+        }
+        if self.metric == Metric::EffectSize {
+            let min = judging.min_samples.max(1);
+            judged.outcome = if n >= min {
+                point(Basis::Point)
+            } else {
+                Err(format!("{n} values, fewer than --min-samples {min}"))
+            };
+            return judged;
+        }
+        if let Threshold::Rate(t) = threshold {
+            if t.n == 0 || t.n == t.d {
+                judged.outcome = point(Basis::Counts);
+                return judged;
+            }
+        }
+        let s_lo = m.bounds.lo.unwrap_or(0.0);
+        let s_hi = m.bounds.hi.unwrap_or(f64::INFINITY);
+        let l_lo = bounds.lo.unwrap_or(0.0);
+        let l_hi = bounds.hi.unwrap_or(f64::INFINITY);
+        let holds = |x: f64, l: f64| self.op.holds(x.total_cmp(&l));
+        let (surely_fails, surely_holds) = match self.op {
+            Op::Gt | Op::Ge => (holds(s_lo, l_hi), !holds(s_hi, l_lo)),
+            Op::Lt | Op::Le => (holds(s_hi, l_lo), !holds(s_lo, l_hi)),
         };
-        let limit = match self.threshold {
-            Threshold::Time(t) | Threshold::Rate(t) | Threshold::Number(t) => Some(t),
-            Threshold::Ratio(k) => m.reference.and_then(|r| r.mul(k)),
-            Threshold::Delta(d) | Threshold::RateDelta(d) => m.reference.and_then(|r| r.add(d)),
-        };
-        let Some(limit) = limit else {
-            result.note = Some("the reference has no value".into());
-            return result;
-        };
-        result.threshold = Some(show(limit));
-        let fails = self.op.holds(value.cmp(limit));
-        result.verdict = if fails {
-            GateVerdict::Fail
+        judged.outcome = if surely_fails {
+            Ok((true, Basis::Interval))
+        } else if surely_holds {
+            Ok((false, Basis::Interval))
+        } else if n >= judging.point_estimate_from {
+            point(Basis::Point)
         } else {
-            GateVerdict::Pass
+            Err(format!(
+                "the {}% interval overlaps the limit with {n} values (the point estimate decides \
+                 from {})",
+                confidence_text(judging.confidence),
+                judging.point_estimate_from
+            ))
         };
-        result.failed = fails;
+        judged
+    }
+
+    /// Evaluates the gate on `ep` (the figures of its scope, with the values behind them for
+    /// the percentiles' intervals): see `docs/GATES.md` for the rules.
+    pub(crate) fn evaluate(
+        &self,
+        ep: &EndpointFigures,
+        acc: Option<&EndpointAcc>,
+        reference: Reference,
+        judging: &Judging,
+    ) -> GateResult {
+        let m = measure(self.metric, ep, acc, reference, judging.confidence);
+        self.result(&m, judging)
+    }
+
+    /// The result of a gate whose scope matched no endpoint: not enough data, with the note.
+    pub(crate) fn unmatched(&self, judging: &Judging) -> GateResult {
+        let m = Measure {
+            value: None,
+            reference: None,
+            n: 0,
+            n_reference: 0,
+            bounds: Bounds::default(),
+            reference_bounds: Bounds::default(),
+        };
+        let mut result = self.result(&m, judging);
+        result.note = Some("no request matched this endpoint".into());
         result
+    }
+
+    /// Evaluates a rate gate with no reference (`error-rate > 5%`) on `k` of `n` requests: what
+    /// a replay without a comparison judges its implicit gate with.
+    pub fn evaluate_counts(&self, k: u64, n: u64, judging: &Judging) -> GateResult {
+        let m = Measure {
+            value: Q::ratio(k, n),
+            reference: None,
+            n,
+            n_reference: 0,
+            bounds: Bounds::rate(k, n, judging.confidence),
+            reference_bounds: Bounds::default(),
+        };
+        self.result(&m, judging)
+    }
+
+    fn result(&self, m: &Measure, judging: &Judging) -> GateResult {
+        let unit = self.metric.unit();
+        let show = |v: f64| if unit == "ms" { v / 1000.0 } else { v };
+        let needs_reference = self.needs_reference();
+        let thresholds: Vec<Threshold> = std::iter::once(self.threshold)
+            .chain(self.and.iter().copied())
+            .collect();
+        let judged: Vec<Judged> = thresholds
+            .iter()
+            .map(|&t| self.judge(t, m, judging))
+            .collect();
+        let conditions: Vec<Condition> = judged
+            .iter()
+            .zip(thresholds.iter())
+            .enumerate()
+            .map(|(i, (j, t))| Condition {
+                value: self.typed.get(i).cloned().unwrap_or_default(),
+                threshold: j.limit.map(|q| show(q.f64())),
+                threshold_interval: (t.needs_reference() && j.limit.is_some())
+                    .then(|| j.limit_bounds.shown(show)),
+                verdict: match j.outcome {
+                    Ok((true, _)) => GateVerdict::Fail,
+                    Ok((false, _)) => GateVerdict::Pass,
+                    Err(_) => GateVerdict::NotEnoughData,
+                },
+            })
+            .collect();
+        // A gate fails when every value's comparison holds; one that surely does not is a pass.
+        let pass = judged.iter().find(|j| matches!(j.outcome, Ok((false, _))));
+        let unsure = judged.iter().find_map(|j| j.outcome.as_ref().err());
+        let (verdict, basis, note) = match (pass, unsure) {
+            (Some(j), _) => (
+                GateVerdict::Pass,
+                j.outcome.as_ref().ok().map(|o| o.1),
+                None,
+            ),
+            (None, Some(why)) => (GateVerdict::NotEnoughData, None, Some(why.clone())),
+            (None, None) => {
+                // Every value fails: the weakest basis of them says how it was reached.
+                let basis = judged
+                    .iter()
+                    .filter_map(|j| j.outcome.as_ref().ok().map(|o| o.1))
+                    .max_by_key(|b| match b {
+                        Basis::Interval => 0,
+                        Basis::Counts => 1,
+                        Basis::Point => 2,
+                    });
+                (GateVerdict::Fail, basis, None)
+            }
+        };
+        let has_bounds = m.bounds != Bounds::default();
+        GateResult {
+            expr: self.expr.clone(),
+            scope: self.scope.clone(),
+            metric: self.metric.name(),
+            op: self.op.as_str(),
+            value: m.value.map(|q| show(q.f64())),
+            interval: (m.value.is_some() && has_bounds).then(|| m.bounds.shown(show)),
+            reference: m.reference.map(|q| show(q.f64())),
+            reference_interval: (needs_reference && m.reference.is_some())
+                .then(|| m.reference_bounds.shown(show)),
+            threshold: conditions.first().and_then(|c| c.threshold),
+            conditions,
+            unit,
+            verdict,
+            basis,
+            confidence: judging.confidence,
+            failed: match verdict {
+                GateVerdict::Fail => true,
+                GateVerdict::Pass => false,
+                GateVerdict::NotEnoughData => !judging.allow_insufficient,
+            },
+            implicit: self.implicit,
+            samples: if needs_reference {
+                m.n.min(m.n_reference)
+            } else {
+                m.n
+            },
+            note,
+        }
+    }
+}
+
+/// Parses `--confidence`: `95%`, `99.9%` or `0.95`; from 50% up to 99.999%.
+pub fn parse_confidence(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, percent) = match t.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (t, false),
+    };
+    let bad = || format!("expected a confidence such as 95% or 0.99, got {text:?}");
+    let v: f64 = number.parse().map_err(|_| bad())?;
+    let c = if percent { v / 100.0 } else { v };
+    if !c.is_finite() || !(0.5..=0.99999).contains(&c) {
+        return Err(format!("{text}: a confidence from 50% to 99.999%"));
+    }
+    Ok(c)
+}
+
+/// Parses `--max-error-rate`: a rate such as `5%` (the implicit gate `error-rate > 5%`), or
+/// `off` (no implicit gate).
+pub fn parse_max_error_rate(text: &str) -> Result<Option<Gate>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    if !t.ends_with('%') || t.starts_with(['+', '-']) {
+        return Err(format!("expected a rate such as 5% or off, got {text:?}"));
+    }
+    Gate::implicit_error_rate(t)
+        .map(Some)
+        .map_err(|e| format!("{t}: {}", e.problem))
+}
+
+/// `95` for 0.95, `99.9` for 0.999.
+pub fn confidence_text(c: f64) -> String {
+    let pct = format!("{:.3}", c * 100.0);
+    pct.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+impl GateResult {
+    fn shown(&self, v: f64) -> String {
+        match self.unit {
+            "ms" => super::text::duration_ms(v),
+            "fraction" => super::text::percent(v),
+            _ => format!("{v:.3}"),
+        }
+    }
+
+    fn bounds_text(&self, b: [Option<f64>; 2]) -> String {
+        let lo = b[0].map_or_else(|| "0".to_string(), |v| self.shown(v));
+        let hi = b[1].map_or_else(|| "∞".to_string(), |v| self.shown(v));
+        format!("[{lo}, {hi}]")
+    }
+
+    /// The verdict as the gate list prints it.
+    pub fn verdict_text(&self) -> &'static str {
+        match (self.verdict, self.failed) {
+            (GateVerdict::Fail, _) => "FAIL",
+            (GateVerdict::Pass, _) => "pass",
+            (GateVerdict::NotEnoughData, true) => "FAIL (not enough data)",
+            (GateVerdict::NotEnoughData, false) => "not enough data, allowed",
+        }
     }
 }
 
 impl fmt::Display for GateResult {
-    /// `FAIL  p99 > 1.25x: 131 ms vs limit 125 ms (production 100 ms)`.
+    /// `5xx-rate 100% [92.6%, 100%] > 1%: FAIL`; a ratio names its limit and the reference:
+    /// `p99 131ms [120ms, 150ms] > 125ms (1.25x of 100ms): FAIL`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = |v: f64| match self.unit {
-            "ms" => super::text::duration_ms(v),
-            "fraction" => super::text::percent(v),
-            _ => format!("{v:.3}"),
-        };
-        let verdict = match (self.verdict, self.failed) {
-            (GateVerdict::Fail, _) => "FAIL",
-            (GateVerdict::Pass, _) => "pass",
-            (GateVerdict::NotEnoughData, true) => "FAIL",
-            (GateVerdict::NotEnoughData, false) => "n/a",
-        };
-        write!(f, "{verdict:<4}  {}", self.expr)?;
-        match (self.value, self.threshold) {
-            (Some(v), Some(t)) => {
-                write!(f, ": {} vs limit {}", shown(v), shown(t))?;
-                if let Some(r) = self.reference {
-                    write!(f, " (reference {})", shown(r))?;
-                }
-                Ok(())
-            }
-            _ => write!(
-                f,
-                ": not enough data{}",
-                self.note
-                    .as_deref()
-                    .map(|n| format!(" ({n})"))
-                    .unwrap_or_default()
-            ),
+        if let Some(scope) = &self.scope {
+            write!(f, "{scope}::")?;
         }
+        write!(f, "{}", self.metric)?;
+        if let Some(v) = self.value {
+            write!(f, " {}", self.shown(v))?;
+            if let Some(b) = self.interval {
+                write!(f, " {}", self.bounds_text(b))?;
+            }
+        }
+        for (i, c) in self.conditions.iter().enumerate() {
+            if i > 0 {
+                write!(f, " and")?;
+            }
+            match (c.threshold, c.threshold_interval.is_some()) {
+                (Some(t), true) => {
+                    let of = self
+                        .reference
+                        .map(|r| format!(" of {}", self.shown(r)))
+                        .unwrap_or_default();
+                    write!(f, " {} {} ({}{of})", self.op, self.shown(t), c.value)?;
+                }
+                _ => write!(f, " {} {}", self.op, c.value)?,
+            }
+        }
+        match (self.verdict, self.failed, &self.note) {
+            (GateVerdict::NotEnoughData, true, Some(note)) => {
+                write!(f, ": FAIL (not enough data: {note})")?;
+            }
+            (GateVerdict::NotEnoughData, false, Some(note)) => {
+                write!(f, ": not enough data, allowed ({note})")?;
+            }
+            _ => write!(f, ": {}", self.verdict_text())?,
+        }
+        if self.implicit {
+            write!(f, " [implicit: --max-error-rate]")?;
+        }
+        Ok(())
     }
 }
 
@@ -1220,6 +1659,208 @@ mod tests {
              reference (+20ms)\n    GET /a::p99 > 1.2\n                  ^"
         );
         assert_eq!(e.status(), Status::BadInput);
+    }
+
+    #[test]
+    fn compound_values_parse_and_keep_their_columns() {
+        let g = gate("p99 > 1.25x and +5ms");
+        assert_eq!(g.threshold, Threshold::Ratio(q(125, 100)));
+        assert_eq!(g.and, [Threshold::Delta(q(5_000, 1))]);
+        assert_eq!(g.typed, ["1.25x", "+5ms"]);
+        let g = gate("GET /a::p50 >= 2x AND 10ms and +1ms");
+        assert_eq!(g.and.len(), 2);
+        assert_eq!(g.scope.as_deref(), Some("GET /a"));
+        // Each value is checked for its metric; errors point into the second value.
+        assert!(
+            matches!(error("p99 > 1.25x and 1%"), (17, GateProblem::WrongKind(w)) if w.contains("not a rate"))
+        );
+        assert_eq!(error("p99 > 1.25x and "), (17, GateProblem::MissingValue));
+        assert_eq!(
+            error("p99 > 1.25x and 5ms extra"),
+            (
+                21,
+                GateProblem::Trailing {
+                    found: "extra".into()
+                }
+            )
+        );
+        // `and` glued to a value is not the keyword.
+        assert_eq!(
+            error("p99 > 1.25xand 5ms"),
+            (
+                16,
+                GateProblem::Trailing {
+                    found: "5ms".into()
+                }
+            )
+        );
+        fuzz_gate(b"p99 > 1.25x and +5ms");
+        fuzz_gate(b"5xx-rate > 1% and +0.5%");
+    }
+
+    fn rate_measure(k: u64, n: u64, reference: Option<(u64, u64)>) -> Measure {
+        let c = 0.95;
+        Measure {
+            value: Q::ratio(k, n),
+            reference: reference.and_then(|(k, n)| Q::ratio(k, n)),
+            n,
+            n_reference: reference.map_or(0, |r| r.1),
+            bounds: Bounds::rate(k, n, c),
+            reference_bounds: reference
+                .map_or_else(Bounds::default, |(k, n)| Bounds::rate(k, n, c)),
+        }
+    }
+
+    fn judged(expr: &str, m: &Measure) -> (GateVerdict, Option<Basis>, bool) {
+        let r = gate(expr).result(m, &Judging::default());
+        (r.verdict, r.basis, r.failed)
+    }
+
+    #[test]
+    fn rate_gates_read_their_interval_then_the_point_estimate() {
+        use GateVerdict::{Fail, NotEnoughData, Pass};
+        // 48 of 48: [92.6%, 100%] lies above 1%.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(48, 48, None)),
+            (Fail, Some(Basis::Interval), true)
+        );
+        // 0 of 48: [0%, 7.40%] straddles 1%; it proves < 10%.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(0, 48, None)),
+            (NotEnoughData, None, true)
+        );
+        assert_eq!(
+            judged("5xx-rate > 10%", &rate_measure(0, 48, None)),
+            (Pass, Some(Basis::Interval), false)
+        );
+        // Overlap from 1000 values: the point estimate, exact at the boundary.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(11, 1000, None)),
+            (Fail, Some(Basis::Point), true)
+        );
+        assert_eq!(
+            judged("5xx-rate > 1.1%", &rate_measure(11, 1000, None)),
+            (Pass, Some(Basis::Point), false)
+        );
+        assert_eq!(
+            judged("5xx-rate >= 1.1%", &rate_measure(11, 1000, None)),
+            (Fail, Some(Basis::Point), true)
+        );
+        // `<` mirrors `>`: 48 of 48 surely is not below 50%.
+        assert_eq!(
+            judged("5xx-rate < 50%", &rate_measure(48, 48, None)),
+            (Pass, Some(Basis::Interval), false)
+        );
+        assert_eq!(
+            judged("5xx-rate < 99%", &rate_measure(48, 48, None)),
+            (NotEnoughData, None, true)
+        );
+        // 0% reads the counts: no interval can prove a rate is 0.
+        assert_eq!(
+            judged("status-mismatch > 0%", &rate_measure(0, 10, None)),
+            (Pass, Some(Basis::Counts), false)
+        );
+        assert_eq!(
+            judged("status-mismatch > 0%", &rate_measure(1, 10, None)),
+            (Fail, Some(Basis::Counts), true)
+        );
+        // A difference to the reference widens by the reference's interval too: 20 of 200
+        // against 0 of 200 surely exceeds +1%; against 10 of 200 it cannot tell.
+        assert_eq!(
+            judged("5xx-rate > +1%", &rate_measure(20, 200, Some((0, 200)))),
+            (Fail, Some(Basis::Interval), true)
+        );
+        assert_eq!(
+            judged("5xx-rate > +1%", &rate_measure(20, 200, Some((10, 200)))),
+            (NotEnoughData, None, true)
+        );
+        // No values at all is not a pass.
+        assert_eq!(
+            judged("5xx-rate > 1%", &rate_measure(0, 0, None)),
+            (NotEnoughData, None, true)
+        );
+        // --allow-insufficient lets it pass, still saying it could not judge.
+        let lenient = Judging {
+            allow_insufficient: true,
+            ..Judging::default()
+        };
+        let r = gate("5xx-rate > 1%").result(&rate_measure(0, 48, None), &lenient);
+        assert_eq!((r.verdict, r.failed), (GateVerdict::NotEnoughData, false));
+        assert!(
+            r.note
+                .unwrap()
+                .contains("overlaps the limit with 48 values")
+        );
+    }
+
+    #[test]
+    fn the_implicit_gate_reads_the_counts() {
+        let g = Gate::implicit_error_rate("5%").unwrap();
+        assert!(g.implicit);
+        // 3 of 48 (6.25%) cannot be told from 5% by an interval, but this run had 6.25%.
+        let r = g.evaluate_counts(3, 48, &Judging::default());
+        assert_eq!(
+            (r.verdict, r.basis, r.failed),
+            (GateVerdict::Fail, Some(Basis::Counts), true)
+        );
+        let r = g.evaluate_counts(2, 48, &Judging::default());
+        assert_eq!((r.verdict, r.failed), (GateVerdict::Pass, false));
+        assert!(
+            r.to_string()
+                .ends_with(": pass [implicit: --max-error-rate]"),
+            "{r}"
+        );
+        assert_eq!(parse_max_error_rate("off"), Ok(None));
+        assert!(parse_max_error_rate("5").is_err());
+        assert!(parse_max_error_rate("-5%").is_err());
+        assert!(parse_max_error_rate("500%").is_err());
+        assert_eq!(parse_confidence("95%"), Ok(0.95));
+        assert_eq!(parse_confidence("0.99"), Ok(0.99));
+        assert!(parse_confidence("100%").is_err());
+        assert!(parse_confidence("40%").is_err());
+        assert!(parse_confidence("often").is_err());
+    }
+
+    #[test]
+    fn compound_gates_fail_only_when_every_value_holds() {
+        let latency = |value: u64, lo: u64, hi: u64, reference: u64| Measure {
+            value: Some(Q::int(value)),
+            reference: Some(Q::int(reference)),
+            n: 200,
+            n_reference: 200,
+            bounds: Bounds {
+                lo: Some(lo as f64),
+                hi: Some(hi as f64),
+            },
+            reference_bounds: Bounds::point(reference as f64),
+        };
+        let verdicts = |m: &Measure| {
+            let r = gate("p99 > 1.25x and +5ms").result(m, &Judging::default());
+            let parts: Vec<GateVerdict> = r.conditions.iter().map(|c| c.verdict).collect();
+            (r.verdict, parts)
+        };
+        use GateVerdict::{Fail, NotEnoughData, Pass};
+        // 2 ms against 1 ms: twice as slow, but by 1 ms.
+        assert_eq!(
+            verdicts(&latency(2_000, 1_900, 2_100, 1_000)),
+            (Pass, vec![Fail, Pass])
+        );
+        // 12 ms against 1 ms: both hold.
+        assert_eq!(
+            verdicts(&latency(12_000, 11_500, 12_500, 1_000)),
+            (Fail, vec![Fail, Fail])
+        );
+        // The difference cannot be told: not enough data, not a pass.
+        assert_eq!(
+            verdicts(&latency(6_000, 5_000, 7_000, 1_000)),
+            (NotEnoughData, vec![Fail, NotEnoughData])
+        );
+        let r = gate("p99 > 1.25x and +5ms")
+            .result(&latency(12_000, 11_500, 12_500, 1_000), &Judging::default());
+        assert_eq!(
+            r.to_string(),
+            "p99 12.0ms [11.5ms, 12.5ms] > 1.25ms (1.25x of 1.00ms) and > 6.00ms (+5ms of 1.00ms): FAIL"
+        );
     }
 
     #[test]

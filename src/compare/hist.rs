@@ -213,6 +213,22 @@ impl Percentile {
     }
 }
 
+/// The `rank`-th smallest value (1-based) of `hist`, as the highest value equivalent to it (the
+/// convention of `value_at_quantile`, which the percentiles use); `None` beyond its length.
+pub fn value_at_rank(hist: &Histogram<u64>, rank: u64) -> Option<u64> {
+    if rank == 0 {
+        return None;
+    }
+    let mut seen = 0u64;
+    for v in hist.iter_recorded() {
+        seen += v.count_at_value();
+        if seen >= rank {
+            return Some(hist.highest_equivalent(v.value_iterated_to()));
+        }
+    }
+    None
+}
+
 /// µs to ms.
 pub fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -254,6 +270,23 @@ mod tests {
             b.merge(&samples(all[..split].iter().copied()));
             assert_eq!(b.histogram(), whole, "split at {split}, other way");
         }
+    }
+
+    #[test]
+    fn ranks_read_the_sorted_values() {
+        let h = samples([5, 1, 3, 3, 9]).histogram();
+        let ranked: Vec<Option<u64>> = (0..=6).map(|r| value_at_rank(&h, r)).collect();
+        assert_eq!(
+            ranked,
+            [None, Some(1), Some(3), Some(3), Some(5), Some(9), None]
+        );
+        let l = Latency::of(&samples(1..=1000).histogram()).unwrap();
+        let h = samples(1..=1000).histogram();
+        assert_eq!(
+            value_at_rank(&h, 990),
+            Some(l.p99),
+            "same convention as the percentiles"
+        );
     }
 
     #[test]

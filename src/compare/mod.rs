@@ -10,6 +10,7 @@
 //! Endpoint templates ([`endpoint`]) group requests; `inspect` uses them on captures already.
 
 pub mod accumulate;
+pub mod confidence;
 pub mod endpoint;
 pub mod gate;
 pub mod hist;
@@ -20,8 +21,8 @@ pub mod text;
 pub mod timeline;
 
 pub use accumulate::{Accumulator, Config, Role};
-pub use gate::{GATES_HELP, Gate, GateError, GateResult, GateVerdict};
-pub use report::{Comparison, Reference};
+pub use gate::{GATES_HELP, Gate, GateError, GateResult, GateVerdict, Judging};
+pub use report::{Comparison, Reference, UnknownScope};
 pub use stats::{Thresholds, Verdict};
 pub use text::TextOptions;
 
@@ -36,6 +37,17 @@ pub enum CompareError {
     /// A `--fail-if` expression that does not parse.
     #[error(transparent)]
     Gate(#[from] GateError),
+    /// A gate scope that names no endpoint.
+    #[error(transparent)]
+    UnknownScope(#[from] UnknownScope),
+    /// The results hold requests and not one got a response: they tested nothing.
+    #[error("no response from {targets}: {causes}")]
+    NoResponse {
+        /// The targets the results went to.
+        targets: String,
+        /// The most frequent causes, counted.
+        causes: String,
+    },
     /// The HTML report could not be written.
     #[error("--report {}: cannot write the report: {source}", path.display())]
     WriteReport {
@@ -51,7 +63,8 @@ impl Classify for CompareError {
     fn status(&self) -> Status {
         match self {
             CompareError::Gate(e) => e.status(),
-            CompareError::WriteReport { .. } => Status::Runtime,
+            CompareError::UnknownScope(e) => e.status(),
+            CompareError::WriteReport { .. } | CompareError::NoResponse { .. } => Status::Runtime,
         }
     }
 }

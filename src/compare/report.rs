@@ -11,7 +11,7 @@ use serde::ser::{SerializeMap, Serializer};
 use super::accumulate::{
     Accumulator, AgreementAcc, CLASSES, Counts, EndpointAcc, Example, NONE, SideAcc,
 };
-use super::gate::{Gate, GateResult};
+use super::gate::{Gate, GateResult, Judging};
 use super::hist::{Latency, ms};
 use super::stats::{Shift, Thresholds, Verdict};
 use super::timeline::TimelineFigures;
@@ -380,12 +380,82 @@ pub struct Settings {
     pub min_shift_ms: f64,
     /// … and minimum shift as a fraction of the reference median.
     pub min_shift_relative: f64,
-    /// True when "not enough data" fails a gate.
+    /// True when "not enough data" fails a gate (the default; false with
+    /// `--allow-insufficient`).
     pub strict: bool,
+    /// Two-sided confidence of the gates' intervals.
+    pub confidence: f64,
+    /// Values from which a gate whose interval overlaps its limit reads its point estimate.
+    pub point_estimate_from: u64,
     /// Endpoints kept before folding into "(other endpoints)".
     pub max_endpoints: usize,
     /// The replay's timeout, when known, ms.
     pub timeout_ms: Option<f64>,
+}
+
+/// A gate scope that names no endpoint of the results: exit 2, with the closest names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--fail-if '{expr}': no endpoint {scope:?} in these results{}", hint(.closest))]
+pub struct UnknownScope {
+    /// The expression as typed.
+    pub expr: String,
+    /// Its scope.
+    pub scope: String,
+    /// The closest endpoint names, closest first (at most 3).
+    pub closest: Vec<String>,
+}
+
+fn hint(closest: &[String]) -> String {
+    match closest {
+        [] => String::new(),
+        [one] => format!("; did you mean {one}?"),
+        [rest @ .., last] => format!("; did you mean {} or {last}?", rest.join(", ")),
+    }
+}
+
+impl UnknownScope {
+    /// The error for `gate`'s `scope`, the closest of `names` by edit distance (Damerau–
+    /// Levenshtein, normalised, case-folded) named: those within 0.5 of it, else the closest
+    /// one.
+    fn new<'a>(gate: &Gate, scope: &str, names: impl Iterator<Item = &'a str>) -> UnknownScope {
+        let wanted = scope.to_lowercase();
+        let mut scored: Vec<(f64, &str)> = names
+            .map(|n| {
+                (
+                    strsim::normalized_damerau_levenshtein(&wanted, &n.to_lowercase()),
+                    n,
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        let close: Vec<String> = scored
+            .iter()
+            .filter(|(s, _)| *s >= 0.5)
+            .take(3)
+            .map(|(_, n)| (*n).to_string())
+            .collect();
+        let closest = if close.is_empty() {
+            scored
+                .first()
+                .map(|(_, n)| (*n).to_string())
+                .into_iter()
+                .collect()
+        } else {
+            close
+        };
+        UnknownScope {
+            expr: gate.expr.clone(),
+            scope: scope.to_string(),
+            closest,
+        }
+    }
+}
+
+/// A typo in a gate: the user's to fix.
+impl crate::exit::Classify for UnknownScope {
+    fn status(&self) -> crate::exit::Status {
+        crate::exit::Status::BadInput
+    }
 }
 
 /// The whole comparison.
@@ -418,27 +488,58 @@ impl Comparison {
         serde_json::to_value(self)
     }
 
+    /// When a target set answered none of its requests: whether it is the baseline, and the
+    /// causes, most frequent first (`connection refused × 640`).
+    pub fn no_response(&self) -> Option<(bool, String)> {
+        let none = |side: &SideFigures| {
+            let errors = side.errors?;
+            (side.requests > 0 && side.status.0[NONE] == side.requests && side.error_total > 0)
+                .then(|| crate::exchange::causes(&errors.0))
+        };
+        none(&self.overall.staging)
+            .map(|c| (false, c))
+            .or_else(|| Some((true, none(self.overall.baseline.as_ref()?)?)))
+    }
+
     /// Gates that failed.
     pub fn failed_gates(&self) -> impl Iterator<Item = &GateResult> {
         self.gates.iter().filter(|g| g.failed)
     }
 }
 
-/// The endpoint a gate's scope names: exactly, or once templated (`GET /users/42`).
-fn find_scope(endpoints: &[EndpointFigures], scope: &str, acc: &Accumulator) -> Option<usize> {
-    if let Some(i) = endpoints.iter().position(|e| e.endpoint == scope) {
-        return Some(i);
-    }
-    let (method, path) = scope.split_once(' ')?;
-    let templated = acc.config.templater.template(method, path.trim());
-    endpoints.iter().position(|e| e.endpoint == templated)
-}
-
 impl Accumulator {
-    /// Finishes the comparison: figures, shift tests, the gates' verdicts (not enough data fails
-    /// a gate only when `strict`) and notes. Results still waiting for a partner from the other
+    /// The first gate whose scope names no endpoint of these results, with the closest names:
+    /// a typo the user must fix (`docs/GATES.md`, "Scope").
+    pub fn check_scopes(&self, gates: &[Gate]) -> Result<(), UnknownScope> {
+        for gate in gates {
+            let Some(scope) = &gate.scope else {
+                continue;
+            };
+            if self.find_endpoint(scope).is_none() {
+                return Err(UnknownScope::new(
+                    gate,
+                    scope,
+                    self.endpoints.iter().map(|(name, _)| name.as_str()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The endpoint a scope names: exactly, or once templated (`GET /users/42`).
+    fn find_endpoint(&self, scope: &str) -> Option<usize> {
+        if let Some(i) = self.endpoints.iter().position(|(e, _)| e == scope) {
+            return Some(i);
+        }
+        let (method, path) = scope.split_once(' ')?;
+        let templated = self.config.templater.template(method, path.trim());
+        self.endpoints.iter().position(|(e, _)| *e == templated)
+    }
+
+    /// Finishes the comparison: figures, shift tests, the gates' verdicts (judged as `judging`
+    /// says; `docs/GATES.md`) and notes. Results still waiting for a partner from the other
     /// target set count as unpaired.
-    pub fn finish(mut self, gates: &[Gate], strict: bool) -> Comparison {
+    pub fn finish(mut self, gates: &[Gate], judging: &Judging) -> Comparison {
         self.close_pairing();
         let reference = if self.counts.baseline > 0 {
             Reference::Baseline
@@ -454,7 +555,6 @@ impl Accumulator {
         all.baseline.lag = std::mem::take(&mut self.run_wide.baseline_lag);
         all.baseline_vs_production.ratios = std::mem::take(&mut self.run_wide.baseline_ratios);
         let mut overall = endpoint_figures(OVERALL, &all, reference, &thresholds, true);
-        drop(all);
         let mut endpoints: Vec<EndpointFigures> = self
             .endpoints
             .iter()
@@ -463,16 +563,17 @@ impl Accumulator {
 
         let mut results = Vec::with_capacity(gates.len());
         for gate in gates {
-            // None: overall; Some(None): a scope that matched no endpoint.
-            let scope = gate
-                .scope
-                .as_ref()
-                .map(|s| find_scope(&endpoints, s, &self));
+            // None: overall; Some(None): a scope that matched no endpoint. `endpoints` is still
+            // in the order of `self.endpoints`.
+            let scope = gate.scope.as_ref().map(|s| self.find_endpoint(s));
             let figures = match scope {
-                None => Some(&overall),
-                Some(i) => i.and_then(|i| endpoints.get(i)),
+                None => Some((&overall, &all)),
+                Some(i) => i.and_then(|i| Some((endpoints.get(i)?, &self.endpoints.get(i)?.1))),
             };
-            let result = gate.evaluate(figures, reference, thresholds.min_samples, strict);
+            let result = match figures {
+                Some((figures, acc)) => gate.evaluate(figures, Some(acc), reference, judging),
+                None => gate.unmatched(judging),
+            };
             if result.failed {
                 match scope {
                     None => overall.gate_failures += 1,
@@ -485,6 +586,7 @@ impl Accumulator {
             }
             results.push(result);
         }
+        drop(all);
         endpoints.sort_by(|a, b| {
             b.gate_failures
                 .cmp(&a.gate_failures)
@@ -516,7 +618,9 @@ impl Accumulator {
                 effect_size_margin: thresholds.effect_size_margin,
                 min_shift_ms: ms(thresholds.min_shift_us),
                 min_shift_relative: thresholds.min_shift_relative,
-                strict,
+                strict: !judging.allow_insufficient,
+                confidence: judging.confidence,
+                point_estimate_from: judging.point_estimate_from,
                 max_endpoints: self.config.max_endpoints,
                 timeout_ms: self.config.timeout_ns.map(|ns| ns as f64 / 1e6),
             },

@@ -275,17 +275,26 @@ impl Comparison {
                 .count();
             writeln!(out, "gates:")?;
             for gate in &self.gates {
-                writeln!(out, "  {}", cut(&gate.to_string(), WIDTH - 2))?;
+                for (i, line) in wrap(&gate.to_string(), "", WIDTH - 6).iter().enumerate() {
+                    let indent = if i == 0 { "  " } else { "      " };
+                    writeln!(out, "{indent}{line}")?;
+                }
             }
+            let n = self.gates.len();
+            let gates = |n: usize| if n == 1 { "gate" } else { "gates" };
             let summary = if failed > 0 {
-                format!("FAILED: {failed} of {} gates failed", self.gates.len())
+                format!("FAILED: {failed} of {n} {} failed", gates(n))
             } else if unsure > 0 {
                 format!(
-                    "PASSED: {} gates hold, {unsure} had not enough data (--strict fails them)",
-                    self.gates.len() - unsure
+                    "PASSED: {} {} hold, {unsure} could not be judged (let pass by \
+                     --allow-insufficient)",
+                    n - unsure,
+                    gates(n - unsure)
                 )
+            } else if n == 1 {
+                "PASSED: the gate holds".to_string()
             } else {
-                format!("PASSED: all {} gates hold", self.gates.len())
+                format!("PASSED: all {n} gates hold")
             };
             writeln!(out, "{summary}")?;
         }
@@ -303,6 +312,21 @@ impl Comparison {
         // Writing to a Vec cannot fail.
         let _ = self.write_text(&mut out, options);
         String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// One warning line on stderr per gate that could not be judged and was let pass
+/// (`--allow-insufficient`): never a silent pass.
+pub fn warn_insufficient(gates: &[super::GateResult]) {
+    for g in gates
+        .iter()
+        .filter(|g| g.verdict == GateVerdict::NotEnoughData && !g.failed)
+    {
+        eprintln!(
+            "warning: gate '{}' could not be judged ({}): passing because of --allow-insufficient",
+            g.expr,
+            g.note.as_deref().unwrap_or("not enough data")
+        );
     }
 }
 

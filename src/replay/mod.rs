@@ -38,8 +38,8 @@ pub enum ReplayError {
     /// An input log or the results log.
     #[error(transparent)]
     Log(#[from] LogError),
-    /// A target's host did not resolve.
-    #[error("{target}: cannot resolve: {source}")]
+    /// A target's host did not resolve: nothing can reach it.
+    #[error("no response from {target}: cannot resolve its host: {source}")]
     Resolve {
         /// The target URL.
         target: String,
@@ -73,6 +73,14 @@ pub enum ReplayError {
         /// What matched: an address or a Host value.
         found: String,
     },
+    /// Requests were sent and not one got a response: the run tested nothing.
+    #[error("no response from {targets}: {causes}")]
+    NoResponse {
+        /// The target URLs, comma-separated.
+        targets: String,
+        /// The most frequent causes, counted (`connection refused × 640`).
+        causes: String,
+    },
     /// Threads or the runtime could not be started.
     #[error("starting the replay: {0}")]
     Runtime(std::io::Error),
@@ -85,11 +93,13 @@ impl Classify for ReplayError {
     fn status(&self) -> Status {
         match self {
             ReplayError::Log(e) => e.status(),
-            ReplayError::Resolve { .. }
-            | ReplayError::Tls { .. }
+            ReplayError::Tls { .. }
             | ReplayError::CaFile { .. }
             | ReplayError::ProductionTarget { .. } => Status::BadInput,
-            ReplayError::Runtime(_) | ReplayError::Panicked(_) => Status::Runtime,
+            ReplayError::Resolve { .. }
+            | ReplayError::NoResponse { .. }
+            | ReplayError::Runtime(_)
+            | ReplayError::Panicked(_) => Status::Runtime,
         }
     }
 }

@@ -189,6 +189,23 @@ impl Stats {
     pub fn error_total(&self) -> u64 {
         self.errors.values().sum()
     }
+
+    /// Errors by kind, indexed like [`ErrorKind::ALL`].
+    pub fn error_counts(&self) -> [u64; 7] {
+        ErrorKind::ALL.map(|k| self.errors.get(&k).copied().unwrap_or(0))
+    }
+
+    /// Requests that were tried (answered or failed; warmup excluded).
+    pub fn attempted(&self) -> u64 {
+        self.completed + self.error_total()
+    }
+
+    /// When requests were tried and not one got a response: the causes, most frequent first
+    /// (`connection refused × 640`). `None` when something answered or nothing was tried.
+    pub fn no_response(&self) -> Option<String> {
+        (self.completed == 0 && self.error_total() > 0)
+            .then(|| crate::exchange::causes(&self.error_counts()))
+    }
 }
 
 /// What a replay did, for the summary line and `--json`.

@@ -276,6 +276,35 @@ impl Report {
         serde_json::Value::Object(json)
     }
 
+    /// Staging's figures (the candidate target set).
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The candidate targets (the baseline, when there is one, is the last target).
+    fn candidate_targets(&self) -> String {
+        let n = self.targets.len() - usize::from(self.baseline.is_some());
+        self.targets
+            .iter()
+            .take(n)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The target set that answered nothing, candidate first, with the counted causes.
+    pub fn no_response(&self) -> Option<crate::replay::ReplayError> {
+        let (targets, causes) = self
+            .stats
+            .no_response()
+            .map(|causes| (self.candidate_targets(), causes))
+            .or_else(|| {
+                let causes = self.baseline.as_ref()?.no_response()?;
+                Some((self.targets.last().cloned().unwrap_or_default(), causes))
+            })?;
+        Some(crate::replay::ReplayError::NoResponse { targets, causes })
+    }
+
     /// The report's title: the command that made it, `reel shadow eth0 → http://staging:8080`.
     pub fn title(&self) -> String {
         format!(

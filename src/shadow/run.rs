@@ -73,10 +73,10 @@ pub struct ShadowConfig {
     pub results: Option<PathBuf>,
     /// The comparison kept for gates, the report or `--compare`.
     pub compare: Option<crate::compare::Config>,
-    /// `--fail-if`, parsed.
+    /// `--fail-if`, parsed, with the implicit `--max-error-rate` gate last when there is one.
     pub gates: Vec<Gate>,
-    /// `--strict`.
-    pub strict: bool,
+    /// How gates are judged: confidence, `--allow-insufficient`, `--min-samples`.
+    pub judging: crate::compare::Judging,
 }
 
 /// A shadow run ready to start: targets resolved, the capture filter built, TLS configured.
@@ -91,6 +91,13 @@ pub struct ShadowOutcome {
     pub report: Report,
     /// The comparison, judged against the gates, when one was kept.
     pub comparison: Option<Comparison>,
+    /// The implicit `--max-error-rate` gate judged on the run's own counts, when no comparison
+    /// was kept and requests were tried (a daemon stopped before any traffic has none).
+    pub implicit: Option<crate::compare::GateResult>,
+    /// A target set that answered nothing: the run tested nothing (exit 3).
+    pub no_response: Option<crate::replay::ReplayError>,
+    /// A gate scope that named no endpoint (exit 2).
+    pub unknown_scope: Option<crate::compare::UnknownScope>,
 }
 
 impl Shadow {
@@ -355,10 +362,33 @@ impl Shadow {
                 values: report.counters(),
             })?;
         }
-        let comparison = outcome
-            .comparison
-            .take()
-            .map(|acc| acc.finish(&c.gates, c.strict));
-        Ok(ShadowOutcome { report, comparison })
+        let (user_gates, implicit): (Vec<_>, Vec<_>) =
+            c.gates.iter().cloned().partition(|g| !g.implicit);
+        let mut unknown_scope = None;
+        let comparison = outcome.comparison.take().map(|acc| {
+            unknown_scope = acc.check_scopes(&user_gates).err();
+            acc.finish(&c.gates, &c.judging)
+        });
+        // Without a comparison the implicit gate reads the run's own counts; a daemon stopped
+        // before any traffic came has none, and stops as it always did (exit 0).
+        let tried = report.stats().attempted() > 0;
+        let implicit = implicit
+            .first()
+            .filter(|_| comparison.is_none() && tried)
+            .map(|g| {
+                g.evaluate_counts(
+                    report.stats().error_total(),
+                    report.stats().attempted(),
+                    &c.judging,
+                )
+            });
+        let no_response = report.no_response();
+        Ok(ShadowOutcome {
+            report,
+            comparison,
+            implicit,
+            no_response,
+            unknown_scope,
+        })
     }
 }
