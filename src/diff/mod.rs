@@ -16,7 +16,7 @@
 //! reads flags or prints: `cmd` maps flags to [`normalize::Options`] and [`stats::Thresholds`].
 //! `docs/DIFF.md` gives the rules and the statistics with a worked example.
 
-// pub mod accumulate;
+pub mod accumulate;
 pub mod compare;
 mod headers;
 pub mod ignore;
@@ -24,16 +24,18 @@ pub mod intern;
 mod json;
 pub mod normalize;
 mod number;
-// pub mod stats;
+#[cfg(test)]
+mod simulate;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 
-// pub use accumulate::{Accumulator, Example, NoiseProfile, Repeats};
+pub use accumulate::{Accumulator, Example, NoiseProfile, Repeats, Report};
 pub use compare::{DiffKind, Difference, PathDiff, difference};
 pub use ignore::{IgnoreError, IgnoreSet};
 pub use intern::{Interner, PathId, Remap};
 pub use normalize::{Normalizer, Options, Response};
-// pub use stats::{Thresholds, Verdict};
+pub use stats::{Thresholds, Verdict};
 
 use serde::{Deserialize, Serialize};
 
