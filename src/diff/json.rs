@@ -10,6 +10,7 @@
 //! Never panics on any bytes; linear in the input.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use memchr::memchr2;
 use xxhash_rust::xxh3::xxh3_64;
@@ -38,6 +39,24 @@ const TAG_ARRAY: u8 = 6;
 const ELEMENT: u64 = 0x5b5d_5b5d_5b5d_5b5d;
 const ROOT: u64 = 0x2424_2424_2424_2424;
 const MULTISET: u64 = 0x6d75_6c74_6973_6574;
+
+/// Template keys are already hashes: the map uses them as they are.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// The JSON is not valid (the caller compares the body as text instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +142,7 @@ enum Expect {
 #[derive(Debug, Default)]
 pub(crate) struct Walker {
     templates: Vec<Template>,
-    index: HashMap<u64, usize>,
+    index: HashMap<u64, usize, BuildHasherDefault<KeyHasher>>,
     arena: String,
     frames: Vec<Frame>,
     keys: Vec<(u64, u64)>,

@@ -385,3 +385,45 @@ fn decode<'a>(
     }
     Decoded::Bytes(data)
 }
+
+/// Fuzz entry point (`fuzz/fuzz_targets/diff_normalize.rs`): `data` is a stored response, head
+/// then body. No panic; the summary is sorted with each path once, the same on a second run, and
+/// without a difference from itself; an ignore-everything set leaves no JSON path.
+pub fn fuzz_normalize(data: &[u8]) {
+    let head_len = ResponseHead::parse(data).map_or(data.len(), |h| h.len);
+    let (head, body) = data.split_at(head_len);
+    let response = Response {
+        head,
+        body,
+        complete: true,
+        request_host: Some(b"example.com"),
+        endpoint: Some("GET /x"),
+    };
+    let mut interner = Interner::new();
+    let mut normalizer = Normalizer::new(Options {
+        max_body: 1 << 20,
+        ..Options::default()
+    });
+    let first = normalizer.summarize(&response, &mut interner);
+    assert!(first.entries.windows(2).all(|w| w[0].0 < w[1].0));
+    assert!(
+        first
+            .entries
+            .iter()
+            .all(|(_, e)| e.under == NONE || first.get(e.under).is_some())
+    );
+    let again = normalizer.summarize(&response, &mut interner);
+    assert_eq!(first, again);
+    let d = super::compare::difference(&first, &again);
+    assert!(d.is_some_and(|d| d.is_empty()));
+    let mut all = Normalizer::new(Options {
+        ignore: IgnoreSet::parse(&["$"]).unwrap_or_default(),
+        ..Options::default()
+    });
+    let none = all.summarize(&response, &mut interner);
+    assert!(
+        none.entries
+            .iter()
+            .all(|(id, _)| !interner.path(*id).starts_with('$'))
+    );
+}
