@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// An interned path (`$.items[].price`, `header.server`, `status`, `body`).
 pub type PathId = u32;
@@ -16,7 +17,7 @@ pub const NONE: PathId = u32::MAX;
 pub struct Interner {
     paths: Vec<Box<str>>,
     #[serde(skip)]
-    ids: HashMap<Box<str>, PathId>,
+    ids: HashMap<Box<str>, PathId, Xxh3DefaultBuilder>,
 }
 
 /// The ids of one interner mapped into another's (`remap.get(other_id)`).

@@ -71,7 +71,7 @@ pub struct Response<'a> {
 pub struct Normalizer {
     options: Options,
     walker: Walker,
-    entries: Vec<(String, Entry, usize)>,
+    entries: Vec<(PathId, Entry, usize)>,
 }
 
 /// What the body turned out to be, after framing and content coding.
@@ -113,7 +113,7 @@ impl Normalizer {
         let status = head.as_ref().map_or(0, |h| h.status);
         if keep(STATUS) {
             self.entries.push((
-                STATUS.into(),
+                interner.intern(STATUS),
                 simple(ValueKind::Status, u64::from(status)),
                 usize::MAX,
             ));
@@ -121,8 +121,11 @@ impl Normalizer {
         let fields = head.as_ref().map(|h| h.headers.as_slice()).unwrap_or(&[]);
         for (path, hash) in headers::normalize(fields, response.request_host) {
             if keep(&path) {
-                self.entries
-                    .push((path, simple(ValueKind::Header, hash), usize::MAX));
+                self.entries.push((
+                    interner.intern(&path),
+                    simple(ValueKind::Header, hash),
+                    usize::MAX,
+                ));
             }
         }
 
@@ -144,7 +147,7 @@ impl Normalizer {
                     body_hash = tagged(9, xxh3_64(response.body));
                     if keep(BODY) {
                         self.entries.push((
-                            BODY.into(),
+                            interner.intern(BODY),
                             simple(ValueKind::Undecodable, body_hash),
                             usize::MAX,
                         ));
@@ -153,23 +156,19 @@ impl Normalizer {
                 Decoded::Bytes(bytes) if !bytes.is_empty() => {
                     let media = field("content-type")
                         .map(|v| String::from_utf8_lossy(&headers::content_type(&v)).into_owned());
-                    body_hash = self.body(&bytes, media.as_deref(), scope, &mut flags);
+                    body_hash = self.body(&bytes, media.as_deref(), scope, &mut flags, interner);
                 }
                 Decoded::Bytes(_) => {}
             }
         }
 
-        let mut ids = Vec::with_capacity(self.entries.len());
-        for (path, _, _) in &self.entries {
-            ids.push(interner.intern(path));
-        }
+        let ids: Vec<PathId> = self.entries.iter().map(|(id, _, _)| *id).collect();
         let mut entries: Vec<(PathId, Entry)> = self
             .entries
             .iter()
-            .zip(&ids)
-            .map(|((_, entry, under), &id)| {
+            .map(|(id, entry, under)| {
                 let under = ids.get(*under).copied().unwrap_or(NONE);
-                (id, Entry { under, ..*entry })
+                (*id, Entry { under, ..*entry })
             })
             .collect();
         entries.sort_unstable_by_key(|(id, _)| *id);
@@ -188,6 +187,7 @@ impl Normalizer {
         media: Option<&str>,
         scope: Option<&str>,
         flags: &mut Flags,
+        interner: &mut Interner,
     ) -> u64 {
         let media_type = media.map(|m| m.split(';').next().unwrap_or_default());
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
@@ -235,7 +235,7 @@ impl Normalizer {
                             .copied()
                             .unwrap_or(usize::MAX);
                         self.entries.push((
-                            path.to_owned(),
+                            interner.intern(path),
                             Entry {
                                 kind,
                                 hash,
@@ -268,21 +268,21 @@ impl Normalizer {
             }
             let h = tagged(7, xxh3_64(&text));
             if !self.options.ignore.matches(scope, BODY) {
-                self.push_simple(BODY, ValueKind::Text, h);
+                self.push_simple(interner.intern(BODY), ValueKind::Text, h);
             }
             return h;
         }
         flags.insert(Flags::BINARY);
         let h = tagged(8, xxh3_64(bytes));
         if !self.options.ignore.matches(scope, BODY) {
-            self.push_simple(BODY, ValueKind::Bytes, h);
+            self.push_simple(interner.intern(BODY), ValueKind::Bytes, h);
         }
         h
     }
 
-    fn push_simple(&mut self, path: &str, kind: ValueKind, hash: u64) {
+    fn push_simple(&mut self, path: PathId, kind: ValueKind, hash: u64) {
         self.entries.push((
-            path.into(),
+            path,
             Entry {
                 kind,
                 hash,
