@@ -107,7 +107,7 @@ fn location(value: &[u8], request_host: Option<&[u8]>) -> Vec<u8> {
         .or_else(|| text.strip_prefix("http://"));
     if let (Some(rest), Some(host)) = (rest, request_host) {
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        if rest[..end].as_bytes().eq_ignore_ascii_case(host) {
+        if rest.as_bytes()[..end].eq_ignore_ascii_case(host) {
             let path = &rest[end..];
             return if path.is_empty() {
                 b"/".to_vec()
