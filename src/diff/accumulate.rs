@@ -15,6 +15,7 @@ use super::compare::{DiffKind, Difference, PathDiff, entry_kind};
 use super::intern::{Interner, PathId, Remap};
 use super::stats::{
     Counts, Evidence, Judgement, Thresholds, Verdict, bonferroni_z, judge_paired, judge_unpaired,
+    wilson_lower,
 };
 
 /// Bounds and thresholds of an accumulator.
@@ -400,13 +401,18 @@ impl Accumulator {
     /// Judges every path of every endpoint and computes diff-rates.
     pub fn report(&self, interner: &Interner) -> Report {
         let t = &self.config.thresholds;
-        let tests = self
+        let tested: Vec<(u64, u64)> = self
             .endpoints
             .values()
-            .flat_map(|e| e.paths.values())
-            .filter(|c| c.tested())
-            .count();
-        let z = bonferroni_z(t.alpha, tests);
+            .flat_map(|e| e.paths.values().map(|c| (c, e.compared)))
+            .filter(|(c, _)| c.tested())
+            .map(|(c, n)| (c.n10 + c.n01, n))
+            .collect();
+        let (tests, z) = if self.baseline {
+            tarone(&tested, t)
+        } else {
+            (tested.len(), bonferroni_z(t.alpha, tested.len()))
+        };
         let mut endpoints = Vec::new();
         let (mut compared, mut low, mut high) = (0, 0, 0);
         for (name, ep) in &self.endpoints {
@@ -504,6 +510,30 @@ impl Accumulator {
             self.endpoints.insert(name.to_owned(), Endpoint::default());
         }
         self.endpoints.entry(name.to_owned()).or_default()
+    }
+}
+
+/// The multiplicity of the paired tests, after Tarone: a path whose d discordant requests could
+/// not make a regression even if all went the candidate's way cannot be a false alarm, so it is
+/// not counted. T is the smallest k such that at most k paths could reach significance at
+/// z = Φ⁻¹(1 − α/k); the family-wise error rate stays at most α. `tested` holds (d, N) per path.
+fn tarone(tested: &[(u64, u64)], t: &Thresholds) -> (usize, f64) {
+    let possible = |z: f64| {
+        tested
+            .iter()
+            .filter(|&&(d, n)| {
+                d >= t.min_requests
+                    && (2.0 * wilson_lower(d, d, z) - 1.0) * d as f64 / n.max(1) as f64 > t.min_rate
+            })
+            .count()
+    };
+    let mut k = 1;
+    loop {
+        let z = bonferroni_z(t.alpha, k);
+        if possible(z) <= k || k >= tested.len() {
+            return (k.min(tested.len()).max(usize::from(!tested.is_empty())), z);
+        }
+        k += 1;
     }
 }
 
@@ -690,5 +720,29 @@ impl Repeats {
     /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.last.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_could_never_be_significant_do_not_widen_the_bound() {
+        let t = Thresholds::default();
+        // 100 paths with 2 discordant requests each, one with 20, of 400.
+        let mut tested = vec![(2, 400); 100];
+        tested.push((20, 400));
+        let (k, z) = tarone(&tested, &t);
+        assert_eq!(k, 1);
+        assert!((z - bonferroni_z(t.alpha, 1)).abs() < 1e-12);
+        // Plain Bonferroni over all 101 would miss 20 of 400; the count of the possible does not.
+        let plain = bonferroni_z(t.alpha, tested.len());
+        let e = |z: f64| (2.0 * wilson_lower(20, 20, z) - 1.0) * 20.0 / 400.0;
+        assert!(e(plain) < t.min_rate && e(z) > t.min_rate);
+        // When every path could be significant, it is Bonferroni over all of them.
+        let all = vec![(50, 400); 7];
+        assert_eq!(tarone(&all, &t).0, 7);
+        assert_eq!(tarone(&[], &t).0, 0);
     }
 }
