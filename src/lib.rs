@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod compare;
 pub mod demo;
+pub mod diff;
 pub mod ends;
 pub mod exchange;
 pub mod exit;

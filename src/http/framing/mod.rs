@@ -21,6 +21,7 @@
 //! Never panics: any bytes, split anywhere, give a result or a [`FrameError`].
 
 mod body;
+mod dechunk;
 mod head;
 mod scan;
 
@@ -32,6 +33,7 @@ use memchr::memchr;
 use crate::exit::{Classify, Status};
 
 use body::{Body, Chunk, decode_chunked_with};
+pub use dechunk::{Dechunked, dechunk};
 use head::{Facts, HeadEnd, Start, find_head_end, parse_head, parse_start_line, plausible_prefix};
 pub use head::{HeadLine, LineKind, head_lines};
 pub use scan::{Scan, find_message_start};
