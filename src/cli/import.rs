@@ -23,4 +23,8 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: crate::cli::JsonArg,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub flush: crate::cli::FlushArg,
 }

@@ -112,6 +112,44 @@ impl JsonArg {
     }
 }
 
+/// `--allow-damaged`: what a command does with a log that has corrupt or truncated blocks. Every
+/// command that reads logs flattens this one flag and hands it to `log::Damage::judge`.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct DamageArg {
+    /// Go on with what is intact in a damaged log (corrupt or truncated blocks skipped): a
+    /// warning, not a failure (exit 3 without it).
+    #[arg(long)]
+    pub allow_damaged: bool,
+}
+
+/// `--flush-interval`: how much traffic the open block of a written log may hold, in time.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FlushArg {
+    /// Close the log's open block once it spans this much capture time (wall time too, live),
+    /// so that a crash or a cut file loses at most that much; blocks also close at 1 MiB.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
+    pub flush_interval: std::time::Duration,
+}
+
+impl FlushArg {
+    /// The writer's block settings with this interval.
+    pub fn writer_config(self) -> crate::log::WriterConfig {
+        crate::log::WriterConfig {
+            block_age: self.flush_interval,
+            ..crate::log::WriterConfig::default()
+        }
+    }
+}
+
+/// Parses a duration that must be more than 0 (`--duration 0` would stop before starting).
+pub fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("must be more than 0, got {text:?}"));
+    }
+    Ok(d)
+}
+
 /// Parses a byte size: `1048576`, `64k`, `64KiB`, `1.5MB`, `2G` (k, M, G are powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();

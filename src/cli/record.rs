@@ -108,6 +108,10 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: JsonArg,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub flush: crate::cli::FlushArg,
 }
 
 /// The flags of a live capture, shared by `record --interface` and `shadow`: the capture devices'

@@ -186,6 +186,10 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: JsonArg,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub damage: super::DamageArg,
 }
 
 impl Args {

@@ -5,7 +5,7 @@ use crate::cli::cat::{Args, Format};
 use crate::ends::gor::GorSink;
 use crate::ends::http_text::HttpSink;
 use crate::ends::jsonl::JsonlSink;
-use crate::ends::{Input, Sink, merged, pump, stdout};
+use crate::ends::{Input, Sink, Source, merged, pump, stdout};
 use crate::exchange::Counters;
 use crate::exit::Status;
 
@@ -20,5 +20,6 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     };
     pump(&mut source, &mut sink, |_| {})?;
     sink.finish(Counters::default())?;
+    crate::cmd::judge_damage(&source.damage(), args.damage)?;
     Ok(Status::Success)
 }

@@ -7,7 +7,6 @@ use crate::ends::reel_out::{FileOptions, LogSink};
 use crate::ends::{Input, Output, Sink, Source, pump};
 use crate::exchange::{Counters, Meta, Record};
 use crate::exit::{Context, Status, usage};
-use crate::log::WriterConfig;
 use crate::runtime::now_ns;
 
 /// Runs `reel import`.
@@ -22,11 +21,12 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     }
     let mut source = GorSource::open(&input)?;
     let sink = match &output {
-        Output::Stdout => LogSink::stdout(WriterConfig::default())?,
+        Output::Stdout => LogSink::stdout(args.flush.writer_config())?,
         Output::Path(path) => LogSink::create(
             path,
             FileOptions {
                 force: args.force,
+                config: args.flush.writer_config(),
                 ..FileOptions::default()
             },
         )?,

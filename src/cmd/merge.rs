@@ -7,7 +7,6 @@ use crate::ends::reel_out::{FileOptions, LogSink};
 use crate::ends::{Input, Output, Sink, Source, merged, pump};
 use crate::exchange::Counters;
 use crate::exit::{Status, usage};
-use crate::log::WriterConfig;
 
 /// Runs `reel merge`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
@@ -26,25 +25,28 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     }
     let mut source = merged::open(&Input::list(&args.inputs)?)?;
     let mut sink = match &output {
-        Output::Stdout => LogSink::stdout(WriterConfig::default())?,
+        Output::Stdout => LogSink::stdout(args.flush.writer_config())?,
         Output::Path(path) => LogSink::create(
             path,
             FileOptions {
                 force: args.force,
+                config: args.flush.writer_config(),
                 ..FileOptions::default()
             },
         )?,
     };
     let moved = pump(&mut source, &mut sink, |_| {})?;
+    // A damaged input makes no output claiming to be the whole merge (unless --allow-damaged).
+    let damage = source.damage();
+    if let Err(e) = crate::cmd::judge_damage(&damage, args.damage) {
+        sink.abort();
+        return Err(e);
+    }
     // The merged stream already ends with a Closing record summing the inputs' counters: the
     // sink writes no second one.
     let written = sink.finish(Counters::default())?;
     source.ack(moved)?;
-    let skipped: u64 = source
-        .input_stats()
-        .iter()
-        .map(|(_, s)| s.skipped_blocks)
-        .sum();
+    let skipped = damage.skipped_blocks;
     let output_name = match &output {
         Output::Stdout => output.to_string(),
         Output::Path(p) => p.display().to_string(),
@@ -68,6 +70,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         "file_bytes": written.file_bytes(),
         "message_bytes": written.message_bytes(),
         "skipped_blocks": skipped,
+        "damaged": damage.to_json(),
     }))?;
     Ok(Status::Success)
 }

@@ -34,7 +34,20 @@ pub fn dispatch(cli: Cli) -> crate::exit::Result<Status> {
     }
 }
 
-/// Structured logs (tracing) on stderr; `RUST_LOG` overrides, `--verbose` turns on debug.
+/// The damage rule, the same for every command that reads logs: nothing skipped is fine; damage
+/// prints a warning with `--allow-damaged` and is an error (exit 3) without it.
+pub fn judge_damage(
+    damage: &crate::log::Damage,
+    flag: crate::cli::DamageArg,
+) -> crate::exit::Result<()> {
+    if let Some(warning) = damage.judge(flag.allow_damaged)? {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
+/// Structured logs (tracing) on stderr; `RUST_LOG` overrides, `--verbose` turns on debug. ANSI
+/// colour only when stderr is a terminal and `NO_COLOR` is unset (<https://no-color.org>).
 pub fn init_tracing(verbose: bool) {
     let default = if verbose { "reel=debug" } else { "reel=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -43,6 +56,13 @@ pub fn init_tracing(verbose: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour())
         .with_target(false)
         .try_init();
+}
+
+/// True when stderr may carry ANSI colour: a terminal, and `NO_COLOR` unset or empty.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -661,14 +661,23 @@ enum Dest {
 
 impl Dest {
     /// The output `plan` names: its files (the first not yet open), or stdout for no plan.
-    fn new(plan: Option<&OutputPlan>) -> crate::exit::Result<Dest> {
+    fn new(plan: Option<&OutputPlan>, flush: Duration) -> crate::exit::Result<Dest> {
         Ok(match plan {
-            Some(plan) => Dest::Files(RotatingWriter::new(plan.clone(), writer_config(plan))),
+            Some(plan) => Dest::Files(RotatingWriter::new(
+                plan.clone(),
+                WriterConfig {
+                    block_age: flush,
+                    ..writer_config(plan)
+                },
+            )),
             None => Dest::Stdout {
                 writer: Some(crate::log::Writer::new(
                     crate::ends::stdout::stream(),
                     crate::ends::stdout::NAME,
-                    WriterConfig::default(),
+                    WriterConfig {
+                        block_age: flush,
+                        ..WriterConfig::default()
+                    },
                 )?),
                 finished: Vec::new(),
             },
@@ -1151,7 +1160,7 @@ fn run_read(args: Args) -> crate::exit::Result<Status> {
     let mut source = OfflineSource::open(&args.read, args.filter.as_deref())?;
     let sources = args.read.iter().map(|p| p.display().to_string()).collect();
     let meta = run_meta(&common, sources, args.filter.clone().unwrap_or_default());
-    let mut writer = Dest::new(common.plan.as_ref())?;
+    let mut writer = Dest::new(common.plan.as_ref(), args.flush.flush_interval)?;
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
     writer.open(run_start, first)?;
@@ -1478,7 +1487,7 @@ fn run_live(args: Args) -> crate::exit::Result<Status> {
     )?;
 
     let meta = run_meta(&common, args.interfaces.clone(), bpf);
-    let mut writer = Dest::new(common.plan.as_ref())?;
+    let mut writer = Dest::new(common.plan.as_ref(), args.flush.flush_interval)?;
     let run_start = SystemTime::now();
     let first = file_meta(&meta, &writer, 1, run_start);
     writer.open(run_start, first)?;

@@ -407,6 +407,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
     }
+    crate::cmd::judge_damage(&outcome.summary.plan.damage, args.damage)?;
     Ok(outcome.status())
 }
 
@@ -531,6 +532,7 @@ fn dry_run(config: &ReplayConfig, args: &Args) -> crate::exit::Result<Status> {
     )
     .context("stdout")?;
     out.flush().context("stdout")?;
+    crate::cmd::judge_damage(&stats.damage, args.damage)?;
     Ok(Status::Success)
 }
 

@@ -181,6 +181,8 @@ pub struct PlanStats {
     pub orphans: u64,
     /// Iterations started.
     pub iterations: u32,
+    /// What the first pass over the logs skipped as damaged (`--loop` reads the same again).
+    pub damage: crate::log::Damage,
 }
 
 /// What the planner needs.
@@ -238,6 +240,11 @@ pub fn plan(
         }
         if go_on {
             go_on = join.flush(&mut stats, &mut emit);
+        }
+        if iteration == 0 {
+            for (name, read) in merger.input_stats() {
+                stats.damage += crate::log::Damage::of(&name, &read);
+            }
         }
         if !go_on || !config.looping || join.origin.is_none() || stats.planned == 0 {
             return Ok(stats);

@@ -267,6 +267,7 @@ impl Summary {
             "interim": s.interim,
             "warmup": s.warmup,
             "requests_read": self.plan.requests,
+            "damaged": self.plan.damage.to_json(),
             "iterations": self.plan.iterations,
             "connections": self.connections,
             "duration_s": self.duration.as_secs_f64(),

@@ -1,0 +1,305 @@
+//! A run that read less than its input held never looks whole: every command that reads logs
+//! (`inspect`, `cat`, `merge`, `replay`, `compare`) exits 3 on a log cut at any byte (inside a
+//! block, right at a block boundary, inside the file header's successor), says where and how
+//! much was lost, and with `--allow-damaged` goes on with a warning and `damaged` in its JSON. The
+//! logs are real: the shipped sample recorded by the binary, results of a real replay against a
+//! hyper server of this test's own. Blocks close every second of capture time, offline too, so a
+//! cut loses at most the block it falls in.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod replay_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use reel::log::format::{BLOCK_HEADER_LEN, FILE_HEADER_LEN, SYNC_MARKER};
+use replay_support::{TestServer, tempdir};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn reel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reel"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Records the shipped sample (8.5 s of traffic) into `dir/NAME` with the extra flags.
+fn record_shop(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let pcap = repo().join("captures-sample/shop.pcap");
+    let mut args = vec!["record", "--read", s(&pcap), "-o", s(&out)];
+    args.extend_from_slice(extra);
+    let run = reel(&args);
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    out
+}
+
+/// The byte offsets where the file's blocks start, walked by their headers; the file's length last.
+fn block_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut at = FILE_HEADER_LEN;
+    let mut starts = Vec::new();
+    while at + BLOCK_HEADER_LEN <= bytes.len() {
+        assert_eq!(bytes[at..at + 8], SYNC_MARKER, "a block starts at {at}");
+        starts.push(at);
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += BLOCK_HEADER_LEN + len;
+    }
+    assert_eq!(at, bytes.len(), "the blocks end where the file ends");
+    starts.push(at);
+    starts
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Cut offsets: every block boundary, a few bytes either side of it, and seeded random ones.
+fn cuts(starts: &[usize]) -> Vec<usize> {
+    let len = *starts.last().unwrap();
+    let mut cuts = Vec::new();
+    for &b in starts {
+        for d in [-5i64, -1, 0, 1, 3, 9] {
+            let at = b as i64 + d;
+            if at >= FILE_HEADER_LEN as i64 && at < len as i64 {
+                cuts.push(at as usize);
+            }
+        }
+    }
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..12 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        cuts.push(FILE_HEADER_LEN + (x % (len - FILE_HEADER_LEN) as u64) as usize);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+#[test]
+fn an_offline_recording_closes_a_block_per_second_of_capture_time() {
+    let dir = tempdir();
+    let log = record_shop(dir.path(), "shop.reel", &[]);
+    let bytes = std::fs::read(&log).unwrap();
+    let blocks = block_starts(&bytes).len() - 1;
+    // 8.5 s of traffic: at least one block per second (plus the closing record's).
+    assert!(blocks >= 8, "{blocks} blocks");
+    // The flag is wired: 10 s blocks make one block of the traffic (and the closing one).
+    let long = record_shop(dir.path(), "long.reel", &["--flush-interval", "10s"]);
+    let long_blocks = block_starts(&std::fs::read(&long).unwrap()).len() - 1;
+    assert!(
+        long_blocks <= 2,
+        "{long_blocks} blocks with --flush-interval 10s"
+    );
+    let zero = reel(&[
+        "record",
+        "--read",
+        "x.pcap",
+        "-o",
+        "y.reel",
+        "--flush-interval",
+        "0",
+    ]);
+    assert_eq!(code(&zero), 2, "{}", stderr(&zero));
+    assert!(
+        stderr(&zero).contains("--flush-interval"),
+        "{}",
+        stderr(&zero)
+    );
+}
+
+#[test]
+fn a_cut_log_loses_at_most_the_block_the_cut_falls_in() {
+    let dir = tempdir();
+    let log = record_shop(dir.path(), "shop.reel", &[]);
+    let bytes = std::fs::read(&log).unwrap();
+    let starts = block_starts(&bytes);
+    for at in cuts(&starts) {
+        let cut = dir.path().join(format!("cut-{at}.reel"));
+        std::fs::write(&cut, &bytes[..at]).unwrap();
+        let out = reel(&["inspect", s(&cut), "--allow-damaged", "--json"]);
+        assert_eq!(code(&out), 0, "cut at {at}: {}", stderr(&out));
+        let j = json_of(&out);
+        let whole = starts.iter().skip(1).filter(|&&end| end <= at).count() as u64;
+        assert_eq!(j["files"][0]["blocks"], whole, "cut at {at}");
+        let partial = !starts.contains(&at);
+        assert_eq!(j["skipped_blocks"], u64::from(partial), "cut at {at}");
+        assert!(!j["damaged"].is_null(), "cut at {at}: {j}");
+    }
+}
+
+/// Runs `args` on the cut log, expecting exit 3 with a line naming it, the loss and the offset.
+fn refused(args: &[&str], cut: &Path, at: usize) -> String {
+    let out = reel(args);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{args:?} on a cut at {at}: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("{args:?}: no error line: {err}"));
+    assert!(line.contains(s(cut)), "{line}");
+    assert!(line.contains("damaged"), "{line}");
+    assert!(line.contains("--allow-damaged"), "{line}");
+    line.to_owned()
+}
+
+#[test]
+fn every_command_refuses_a_log_cut_anywhere_unless_allowed() {
+    let dir = tempdir();
+    let server = TestServer::start();
+    let url = server.url();
+    let log = record_shop(dir.path(), "shop.reel", &[]);
+    let bytes = std::fs::read(&log).unwrap();
+    let starts = block_starts(&bytes);
+
+    // The intact log passes every command.
+    let merged = dir.path().join("merged.reel");
+    for args in [
+        vec!["inspect", s(&log)],
+        vec!["cat", s(&log)],
+        vec!["merge", s(&log), "-o", s(&merged)],
+        vec![
+            "replay",
+            s(&log),
+            "--target",
+            &url,
+            "--rate",
+            "max",
+            "--limit",
+            "20",
+        ],
+    ] {
+        let out = reel(&args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("damaged"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    for at in cuts(&starts) {
+        let cut = dir.path().join(format!("cut-{at}.reel"));
+        std::fs::write(&cut, &bytes[..at]).unwrap();
+        let out_log = dir.path().join(format!("merged-{at}.reel"));
+        let line = refused(&["inspect", s(&cut)], &cut, at);
+        if !starts.contains(&at) {
+            // Inside a block: the offset of the block the cut fell in is named.
+            let block = starts.iter().rev().find(|&&b| b <= at).unwrap();
+            assert!(line.contains(&format!("at byte {block}")), "{line}");
+        } else {
+            assert!(line.contains("without its closing record"), "{line}");
+        }
+        refused(&["cat", s(&cut)], &cut, at);
+        refused(&["merge", s(&cut), "-o", s(&out_log)], &cut, at);
+        assert!(!out_log.exists(), "merge left {} behind", out_log.display());
+        let part = PathBuf::from(format!("{}.part", out_log.display()));
+        assert!(!part.exists(), "merge left {} behind", part.display());
+        refused(
+            &["replay", s(&cut), "--target", &url, "--rate", "max"],
+            &cut,
+            at,
+        );
+    }
+
+    // Allowed: exit 0, a warning line, `damaged` in the JSON.
+    let at = (starts[starts.len() / 2] + starts[starts.len() / 2 + 1]) / 2;
+    let cut = dir.path().join("allowed.reel");
+    std::fs::write(&cut, &bytes[..at]).unwrap();
+    let allowed_out = dir.path().join("allowed-merged.reel");
+    let json = dir.path().join("replay.json");
+    let json_arg = format!("--json={}", s(&json));
+    for args in [
+        vec!["inspect", s(&cut), "--allow-damaged"],
+        vec!["cat", s(&cut), "--allow-damaged"],
+        vec!["merge", s(&cut), "-o", s(&allowed_out), "--allow-damaged"],
+        vec![
+            "replay",
+            s(&cut),
+            "--target",
+            &url,
+            "--rate",
+            "max",
+            "--allow-damaged",
+            &json_arg,
+        ],
+    ] {
+        let out = reel(&args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out)
+                .lines()
+                .any(|l| l.starts_with("warning: ") && l.contains("damaged")),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j["damaged"]["blocks"], 1, "{j}");
+    assert!(j["damaged"]["bytes"].as_u64().unwrap() > 0, "{j}");
+    assert!(j["sent"].as_u64().unwrap() > 0, "{j}");
+}
+
+#[test]
+fn compare_refuses_a_cut_results_log_and_a_part_file_says_so() {
+    let dir = tempdir();
+    let server = TestServer::start();
+    let log = record_shop(dir.path(), "shop.reel", &[]);
+    let results = dir.path().join("results.reel");
+    let run = reel(&[
+        "replay",
+        s(&log),
+        "--target",
+        &server.url(),
+        "--results",
+        s(&results),
+    ]);
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let intact = reel(&["compare", s(&results)]);
+    assert_eq!(code(&intact), 0, "{}", stderr(&intact));
+
+    let bytes = std::fs::read(&results).unwrap();
+    let starts = block_starts(&bytes);
+    assert!(
+        starts.len() >= 3,
+        "a results log of 8.5 s has several blocks"
+    );
+    for at in [starts[1], starts[1] + 7, *starts.last().unwrap() - 1] {
+        let cut = dir.path().join(format!("results-{at}.reel"));
+        std::fs::write(&cut, &bytes[..at]).unwrap();
+        refused(&["compare", s(&cut)], &cut, at);
+        let out = reel(&["compare", s(&cut), "--allow-damaged", "--json"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(!json_of(&out)["damaged"].is_null());
+    }
+
+    // A `.part` left by a run that did not finish (no closing record): read as it is, with a
+    // line saying what it is.
+    let part = dir.path().join("left.reel.part");
+    std::fs::write(&part, &bytes[..starts[2]]).unwrap();
+    let out = reel(&["inspect", s(&part)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains(".part file"), "{}", stderr(&out));
+    // Cut inside a block, a `.part` is damaged like any other log.
+    std::fs::write(&part, &bytes[..starts[2] + 5]).unwrap();
+    refused(&["inspect", s(&part)], &part, starts[2] + 5);
+}
