@@ -303,3 +303,130 @@ fn compare_refuses_a_cut_results_log_and_a_part_file_says_so() {
     std::fs::write(&part, &bytes[..starts[2] + 5]).unwrap();
     refused(&["inspect", s(&part)], &part, starts[2] + 5);
 }
+
+/// A log of `n` requests to `/slow/MS`, one every 50 ms, each on its own connection, answered
+/// 200 in production after 5 ms.
+fn slow_log(dir: &Path, n: u64, ms: u64) -> PathBuf {
+    let t0 = 1_700_000_000_000_000_000u64;
+    let mut records = Vec::new();
+    for i in 0..n {
+        let ts = t0 + i * 50_000_000;
+        let req = format!("GET /slow/{ms} HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+        records.push(replay_support::request(i + 1, 0, ts, req.as_bytes()));
+        records.push(replay_support::response(
+            i + 1,
+            0,
+            ts + 5_000_000,
+            200,
+            5_000_000,
+        ));
+    }
+    let path = dir.join("slow.reel");
+    replay_support::write_log(&path, records);
+    path
+}
+
+/// Starts `reel ARGS` with piped output; returns the child.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_reel"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the child at most `within`, killing it (and failing) after.
+fn wait_bounded(mut child: std::process::Child, within: std::time::Duration) -> Output {
+    let deadline = std::time::Instant::now() + within;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("did not exit within {within:?}: {}", stderr(&out));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn interrupted_replay(signal: nix::sys::signal::Signal, expect: i32) {
+    let dir = tempdir();
+    let server = TestServer::start();
+    let log = slow_log(dir.path(), 200, 300);
+    let results = dir.path().join("results.reel");
+    let json = dir.path().join("summary.json");
+    let json_arg = format!("--json={}", s(&json));
+    let child = spawn(&[
+        "replay",
+        s(&log),
+        "--target",
+        &server.url(),
+        "--results",
+        s(&results),
+        "--fail-if",
+        "p99 > 1000x",
+        &json_arg,
+    ]);
+    // Mid-run: the log spans 10 s at its recorded pace, each answer takes 300 ms.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, signal).unwrap();
+    let out = wait_bounded(child, std::time::Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), expect, "{text}\n{}", stderr(&out));
+    let name = format!("{signal:?}");
+    let head = text.lines().next().unwrap_or_default();
+    assert!(
+        head.starts_with(&format!("INTERRUPTED by {name} after "))
+            && head.contains(" of 200 requests ("),
+        "{text}"
+    );
+    // The gates are still printed, and nothing reads as a pass.
+    assert!(text.contains("gates:"), "{text}");
+    assert!(!text.contains("PASSED"), "{text}");
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j["interrupted"], true, "{j}");
+    assert_eq!(j["signal"], name.as_str(), "{j}");
+    assert_eq!(j["passed"], false, "{j}");
+    let sent = j["sent"].as_u64().unwrap();
+    assert!(sent > 5 && sent < 200, "sent {sent}");
+    // The results log is closed valid: finished (no .part), nothing damaged, every result in it.
+    let inspect = reel(&["inspect", s(&results), "--json"]);
+    assert_eq!(code(&inspect), 0, "{}", stderr(&inspect));
+    let ij = json_of(&inspect);
+    assert_eq!(ij["files"][0]["complete"], true, "{ij}");
+    assert_eq!(ij["results"], j["sent"], "{ij}");
+}
+
+#[test]
+fn sigint_during_a_replay_prints_the_summary_and_gates_and_exits_130() {
+    interrupted_replay(nix::sys::signal::Signal::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_during_a_replay_prints_the_summary_and_gates_and_exits_143() {
+    interrupted_replay(nix::sys::signal::Signal::SIGTERM, 143);
+}
+
+#[test]
+fn a_second_signal_ends_a_replay_at_once() {
+    let dir = tempdir();
+    let server = TestServer::start();
+    // Each answer takes 20 s: the first signal's wait for them would be long.
+    let log = slow_log(dir.path(), 50, 20_000);
+    let child = spawn(&["replay", s(&log), "--target", &server.url()]);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = wait_bounded(child, std::time::Duration::from_secs(5));
+    assert_eq!(code(&out), 143, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("second signal (SIGTERM): exiting now"),
+        "{}",
+        stderr(&out)
+    );
+}

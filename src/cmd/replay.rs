@@ -215,8 +215,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The exit status: a failed gate is 1.
+    /// The exit status: an interrupted run is 128 + the signal whatever its gates say; a failed
+    /// gate is 1.
     pub fn status(&self) -> Status {
+        if let Some(signal) = self.summary.interrupted {
+            return Status::Interrupted(signal);
+        }
         match &self.comparison {
             Some(c) if !c.passed => Status::GateFailed,
             _ => Status::Success,
@@ -337,10 +341,17 @@ pub fn execute(args: &Args) -> crate::exit::Result<Outcome> {
     let summary = crate::replay::run(config, stop);
     drop(exporter);
     let mut summary = summary?;
-    let comparison = summary
+    let mut comparison = summary
         .comparison
         .take()
         .map(|acc| acc.finish(&gates, args.judge.strict));
+    // Gates judged on part of a run are shown, never a pass.
+    if let (Some(c), Some(line)) = (comparison.as_mut(), summary.interruption()) {
+        c.passed = false;
+        c.notes.push(format!(
+            "{line}: the figures and gates cover the part that ran; the run did not pass"
+        ));
+    }
     let mut json = summary.to_json();
     if let Some(c) = &comparison {
         if let (Some(out), serde_json::Value::Object(keys)) = (
@@ -387,13 +398,30 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         .context("stdout")?;
     if let Some(c) = &outcome.comparison {
         writeln!(human).context("stdout")?;
+        let mut text = Vec::new();
         c.write_text(
-            &mut human,
+            &mut text,
             &TextOptions {
                 max_endpoints: args.judge.top,
             },
         )
         .context("stdout")?;
+        let text = String::from_utf8_lossy(&text);
+        match outcome.summary.interruption() {
+            // The gates' verdict line of a partial run does not read as a pass.
+            Some(line) => {
+                for l in text.lines() {
+                    if let Some(rest) = l.strip_prefix("PASSED") {
+                        let rest = rest.trim_start_matches(':').trim();
+                        writeln!(human, "{line}: not a pass ({rest}, on the part that ran)")
+                    } else {
+                        writeln!(human, "{l}")
+                    }
+                    .context("stdout")?;
+                }
+            }
+            None => human.write_all(text.as_bytes()).context("stdout")?,
+        }
     }
     human.flush().context("stdout")?;
     args.json.emit(&outcome.json)?;
@@ -456,9 +484,10 @@ pub fn parameters(args: &Args, summary: &Summary) -> BTreeMap<String, String> {
     p.insert(
         "run".into(),
         format!(
-            "sent {} in {:.1} s ({:.1} req/s), {} errors, {} skipped; reel {}",
+            "sent {} in {:.1} s ({:.1} req/s over the run, {:.1} req/s in the send window), {} errors, {} skipped; reel {}",
             s.sent,
             summary.duration.as_secs_f64(),
+            summary.run_rate(),
             s.achieved_rate(),
             s.error_total(),
             summary.plan.skipped.total(),

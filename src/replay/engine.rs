@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::runtime::Handle;
@@ -274,15 +274,10 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         shard,
     });
 
-    // Ctrl-C stops the schedule; what is in flight finishes (bounded by --timeout).
-    {
-        let stop = stop.clone();
-        runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        });
-    }
+    // SIGINT or SIGTERM stops the schedule; what is in flight finishes (bounded by --timeout)
+    // and the run's summary says it was interrupted. A second signal exits at once.
+    let interrupted = Arc::new(AtomicI32::new(0));
+    watch_signals(&runtime, &stop, &interrupted)?;
 
     // Sink: statistics, the comparison and the results log.
     let timeout = config.timeout;
@@ -397,7 +392,16 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
             .block_on(pacer)
             .map_err(|_| ReplayError::Panicked("scheduler"))?;
         return finish(
-            config, runtime, run_start, live, planner, sink, released, shard, &targets,
+            config,
+            runtime,
+            run_start,
+            live,
+            planner,
+            sink,
+            released,
+            shard,
+            &targets,
+            &interrupted,
         );
     }
     let pacer = std::thread::Builder::new()
@@ -455,8 +459,58 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
         .map_err(|_| ReplayError::Panicked("scheduler"))?
         .map_err(ReplayError::Runtime)?;
     finish(
-        config, runtime, run_start, live, planner, sink, released, shard, &targets,
+        config,
+        runtime,
+        run_start,
+        live,
+        planner,
+        sink,
+        released,
+        shard,
+        &targets,
+        &interrupted,
     )
+}
+
+/// Listens for SIGINT and SIGTERM on the run's runtime (registered now, before anything is sent):
+/// the first sets `stop` and keeps its number in `interrupted`; a second exits at once with
+/// 128 + its number (the results log left as `NAME.part`, readable).
+fn watch_signals(
+    runtime: &tokio::runtime::Runtime,
+    stop: &Arc<AtomicBool>,
+    interrupted: &Arc<AtomicI32>,
+) -> Result<(), ReplayError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _entered = runtime.enter();
+    let mut int = signal(SignalKind::interrupt()).map_err(ReplayError::Runtime)?;
+    let mut term = signal(SignalKind::terminate()).map_err(ReplayError::Runtime)?;
+    let stop = stop.clone();
+    let interrupted = interrupted.clone();
+    runtime.spawn(async move {
+        loop {
+            let signal = tokio::select! {
+                Some(()) = int.recv() => signal_hook::consts::SIGINT,
+                Some(()) = term.recv() => signal_hook::consts::SIGTERM,
+                else => return,
+            };
+            let name = crate::runtime::signals::signal_name(signal);
+            if interrupted
+                .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                eprintln!(
+                    "reel replay: second signal ({name}): exiting now (a results log stays .part)"
+                );
+                std::process::exit(128 + signal);
+            }
+            stop.store(true, Ordering::SeqCst);
+            eprintln!(
+                "reel replay: {name}: stopping; the requests in flight finish (up to --timeout), \
+                 a second signal quits at once"
+            );
+        }
+    });
+    Ok(())
 }
 
 /// `concurrency` connection tasks sharing one queue; they connect to `preconnect` at once.
@@ -503,6 +557,7 @@ fn finish(
     released: u64,
     shard: (u32, u32),
     targets: &[super::target::Target],
+    interrupted: &AtomicI32,
 ) -> Result<Summary, ReplayError> {
     let plan_stats: PlanStats = planner
         .join()
@@ -524,6 +579,10 @@ fn finish(
         stats: sides.candidate,
         baseline: sides.baseline,
         comparison: sides.comparison,
+        interrupted: match interrupted.load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(n),
+        },
     };
     if let Some(w) = writer {
         let s = &summary.stats;

@@ -183,6 +183,9 @@ pub struct PlanStats {
     pub iterations: u32,
     /// What the first pass over the logs skipped as damaged (`--loop` reads the same again).
     pub damage: crate::log::Damage,
+    /// The logs were read to their end (not stopped by a limit or by the run stopping):
+    /// `planned` is then every request the run was to send.
+    pub complete: bool,
 }
 
 /// What the planner needs.
@@ -247,6 +250,7 @@ pub fn plan(
             }
         }
         if !go_on || !config.looping || join.origin.is_none() || stats.planned == 0 {
+            stats.complete = go_on && !config.looping;
             return Ok(stats);
         }
         // The next iteration starts one mean inter-arrival after this one's last request.
