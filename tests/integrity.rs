@@ -430,3 +430,166 @@ fn a_second_signal_ends_a_replay_at_once() {
         stderr(&out)
     );
 }
+
+/// Runs `args`, expecting exit 2 with an error line that names `flag` (and no clap `-- -5` tip).
+fn refused_flag(args: &[&str], flag: &str) {
+    let out = reel(args);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{args:?}: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    assert!(line.contains(flag), "{args:?}: {err}");
+    assert!(
+        !err.contains("-- -"),
+        "{args:?}: clap's tip instead of a message: {err}"
+    );
+}
+
+#[test]
+fn arguments_that_cannot_mean_what_was_meant_are_refused_before_anything_is_sent() {
+    let dir = tempdir();
+    let server = TestServer::start();
+    let url = server.url();
+    let log = record_shop(dir.path(), "shop.reel", &[]);
+    let missing = dir.path().join("no-such-dir");
+    let in_missing = |name: &str| s(&missing.join(name)).to_owned();
+    let results = in_missing("r.reel");
+    let report = in_missing("r.html");
+    let json = format!("--json={}", in_missing("r.json"));
+    let a_dir = s(dir.path()).to_owned();
+    for (extra, flag) in [
+        (vec!["--start-at", "2020-01-01T00:00:00Z"], "--start-at"),
+        (vec!["--limit", "0"], "--limit"),
+        (vec!["--limit", "-5"], "--limit"),
+        (vec!["--duration", "0s"], "--duration"),
+        (vec!["--concurrency", "-1"], "--concurrency"),
+        (vec!["--results", &results], "--results"),
+        (vec!["--results", &a_dir], "--results"),
+        (vec!["--report", &report], "--report"),
+        (vec![&json], "--json"),
+    ] {
+        let mut args = vec!["replay", s(&log), "--target", &url];
+        args.extend(extra);
+        refused_flag(&args, flag);
+    }
+    assert!(
+        server.connections().is_empty(),
+        "a refused run sent nothing"
+    );
+
+    let pcap = repo().join("captures-sample/shop.pcap");
+    let out = dir.path().join("x.reel");
+    refused_flag(
+        &["record", "-o", s(&out)],
+        "--read or --interface is required",
+    );
+    refused_flag(
+        &["record", "--read", s(&pcap), "-o", s(&out), "--limit", "-3"],
+        "--limit",
+    );
+    refused_flag(
+        &[
+            "record",
+            "--read",
+            s(&pcap),
+            "-o",
+            s(&out),
+            "--duration",
+            "0",
+        ],
+        "--duration",
+    );
+    refused_flag(
+        &["record", "--read", s(&pcap), "-o", s(&out), &json],
+        "--json",
+    );
+    refused_flag(&["compare", s(&log), "--report", &report], "--report");
+    refused_flag(&["inspect", s(&log), &json], "--json");
+    assert!(!out.exists());
+
+    // A file that is not GoReplay's is refused, and no log is left claiming to be its import.
+    let not_gor = dir.path().join("notes.gor");
+    std::fs::write(&not_gor, "these are my notes\nnothing to see\n").unwrap();
+    let imported = dir.path().join("imported.reel");
+    let run = reel(&["import", s(&not_gor), "-o", s(&imported)]);
+    assert_eq!(code(&run), 2, "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("not a GoReplay file"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!imported.exists() && !dir.path().join("imported.reel.part").exists());
+}
+
+#[test]
+fn a_pool_opens_connections_as_requests_come() {
+    let dir = tempdir();
+    let server = TestServer::start();
+    let log = record_shop(dir.path(), "shop.reel", &[]);
+    let json = dir.path().join("r.json");
+    let json_arg = format!("--json={}", s(&json));
+    let run = reel(&[
+        "replay",
+        s(&log),
+        "--target",
+        &server.url(),
+        "--rate",
+        "max",
+        "--limit",
+        "2",
+        &json_arg,
+    ]);
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j["sent"], 2, "{j}");
+    let opened = server.connections().len();
+    assert!(
+        (1..=2).contains(&opened),
+        "2 requests opened {opened} connections (--concurrency 32)"
+    );
+    assert!(j["connections"].as_u64().unwrap() <= 2, "{j}");
+}
+
+#[test]
+fn the_production_guard_knows_loopback_and_localhost_are_one_host() {
+    let dir = tempdir();
+    let server = TestServer::start();
+    let port = server.addr.port();
+    // A log recorded on this host's loopback, at the server's own port.
+    let mut records = Vec::new();
+    for i in 0..3u64 {
+        let ts = 1_700_000_000_000_000_000 + i * 1_000_000;
+        let mut req =
+            replay_support::request(i + 1, 0, ts, b"GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+        if let reel::exchange::Record::Request(m) = &mut req {
+            m.server = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        }
+        records.push(req);
+    }
+    let log = dir.path().join("loopback.reel");
+    replay_support::write_log(&log, records);
+    for target in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://[::1]:{port}"),
+        format!("http://localhost:{port}"),
+    ] {
+        let run = reel(&["replay", s(&log), "--target", &target]);
+        assert_eq!(code(&run), 2, "{target}: {}", stderr(&run));
+        assert!(
+            stderr(&run).contains("production server"),
+            "{target}: {}",
+            stderr(&run)
+        );
+    }
+    assert!(server.connections().is_empty());
+    let run = reel(&[
+        "replay",
+        s(&log),
+        "--target",
+        &server.url(),
+        "--allow-production-target",
+    ]);
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+}

@@ -102,6 +102,14 @@ impl JsonArg {
         Ok(())
     }
 
+    /// Checks a `--json=PATH` can be written (see [`check_writable`]), before the run.
+    pub fn check(&self) -> crate::exit::Result<()> {
+        match &self.json {
+            Some(path) => check_writable("--json", path),
+            None => Ok(()),
+        }
+    }
+
     /// Where human-readable summary lines go: stderr when JSON takes stdout, else stdout.
     pub fn human(&self) -> Box<dyn Write> {
         if self.on_stdout() {
@@ -148,6 +156,65 @@ pub fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String
         return Err(format!("must be more than 0, got {text:?}"));
     }
     Ok(d)
+}
+
+/// Parses a count that must be at least 1 (`--limit`, `--concurrency`): a negative number or 0
+/// is refused with its own message (clap's would suggest `-- -5`).
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    let n: i128 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number of at least 1, got {text:?}"))?;
+    if n < 1 {
+        return Err(format!("must be at least 1, got {text}"));
+    }
+    u64::try_from(n).map_err(|_| format!("too large: {text}"))
+}
+
+/// [`parse_count`] as a `usize`.
+pub fn parse_count_usize(text: &str) -> Result<usize, String> {
+    let n = parse_count(text)?;
+    usize::try_from(n).map_err(|_| format!("too large: {text}"))
+}
+
+/// Checks before anything is sent or written that `path` can be created or replaced: its
+/// directory exists and is writable, and it is not a directory. The same check for every output
+/// flag of every command (`--results`, `--report`, `--json=PATH`, …); the error names the flag
+/// (exit 2).
+pub fn check_writable(flag: &str, path: &std::path::Path) -> crate::exit::Result<()> {
+    use nix::unistd::{AccessFlags, access};
+    if path.as_os_str() == "-" || crate::log::is_stream(path) {
+        return Ok(());
+    }
+    if path.is_dir() {
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: is a directory", path.display()),
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: no such directory", dir.display()),
+        ));
+    }
+    if access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: the directory is not writable", dir.display()),
+        ));
+    }
+    if path.exists() && access(path, AccessFlags::W_OK).is_err() {
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: not writable", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a byte size: `1048576`, `64k`, `64KiB`, `1.5MB`, `2G` (k, M, G are powers of 1024).

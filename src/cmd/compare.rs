@@ -154,6 +154,10 @@ fn single_target(r: &ReplayResult, paths: &[PathBuf]) -> crate::exit::Result<()>
 /// Runs `reel compare`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
     let gates = parse_gates(&args.fail_if)?;
+    if let Some(report) = &args.report {
+        crate::cli::check_writable("--report", report)?;
+    }
+    args.json.check()?;
     let with_baseline = !args.baseline.is_empty();
     let expect_baseline = with_baseline || has_baseline_results(&args.files)?;
     let config = Config {

@@ -19,6 +19,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             "stdout carries the log (-o -): give --json a PATH",
         ));
     }
+    args.json.check()?;
     let mut source = GorSource::open(&input)?;
     let sink = match &output {
         Output::Stdout => LogSink::stdout(args.flush.writer_config())?,
@@ -64,6 +65,17 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         .zip(counts)
         .map(|(n, c)| (n.to_string(), c))
         .collect();
+    if gor.records == 0 && gor.malformed > 0 {
+        sink.abort();
+        return Err(crate::exit::bad_input(
+            &input,
+            format!(
+                "not a GoReplay file: none of its {} records parses (a GoReplay record is a \
+                 header line `TYPE ID TIMESTAMP`, then the payload, then the separator line)",
+                gor.malformed
+            ),
+        ));
+    }
     values.push(("gor.records".into(), gor.records));
     values.push(("gor.malformed".into(), gor.malformed));
     let written = sink

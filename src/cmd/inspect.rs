@@ -92,6 +92,7 @@ struct FileFacts {
 
 /// Runs `reel inspect`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
+    args.json.check()?;
     let templater = Templater::new(args.endpoint_rules.clone());
     let mut totals = Totals::default();
     let mut files = Vec::new();
@@ -320,7 +321,8 @@ impl Report {
         if skipped > 0 {
             writeln!(
                 out,
-                "CORRUPT      {skipped} blocks skipped ({} lost)",
+                "CORRUPT      {skipped} block{} skipped ({} lost)",
+                if skipped == 1 { "" } else { "s" },
                 human_bytes(j["skipped_bytes"].as_u64().unwrap_or(0))
             )?;
         }

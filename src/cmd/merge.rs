@@ -23,6 +23,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             "stdout carries the log (-o -): give --json a PATH",
         ));
     }
+    args.json.check()?;
     let mut source = merged::open(&Input::list(&args.inputs)?)?;
     let mut sink = match &output {
         Output::Stdout => LogSink::stdout(args.flush.writer_config())?,
@@ -58,7 +59,10 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         written.records(),
         written.file_bytes(),
         if skipped > 0 {
-            format!(" ({skipped} corrupt blocks skipped)")
+            format!(
+                " ({skipped} corrupt block{} skipped)",
+                if skipped == 1 { "" } else { "s" }
+            )
         } else {
             String::new()
         }

@@ -1124,6 +1124,10 @@ pub(crate) fn host_name() -> String {
 
 /// Runs `reel record`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
+    if args.read.is_empty() && args.interfaces.is_empty() {
+        return Err(crate::exit::BadInput("--read or --interface is required".into()).into());
+    }
+    args.json.check()?;
     if args.interfaces.is_empty() {
         run_read(args)
     } else {
@@ -1744,8 +1748,9 @@ impl Summary {
             self.get("unanswered"),
         )];
         lines.push(format!(
-            "{} connections, {} gaps ({}), {} truncated messages, {} non-HTTP, {} TLS, {} upgraded",
+            "{} connection{}, {} gaps ({}), {} truncated messages, {} non-HTTP, {} TLS, {} upgraded",
             self.get("flows"),
+            if self.get("flows") == 1 { "" } else { "s" },
             self.get("gaps"),
             human_bytes(self.get("gap_bytes")),
             self.get("truncated_messages"),

@@ -23,6 +23,10 @@ use crate::replay::{
     Targets, safety, target,
 };
 
+/// How late a `--start-at` may be when the replay starts (shards started by one job a moment
+/// apart); later is refused.
+const START_AT_SLACK: Duration = Duration::from_secs(1);
+
 /// Bytes of each response body kept in `--results` (after the whole head).
 const KEEP_BODY: usize = 1024;
 
@@ -71,6 +75,10 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
     if let Some(report) = &args.judge.report {
         check_report_path(report)?;
     }
+    if let Some(results) = &args.results {
+        crate::cli::check_writable("--results", results)?;
+    }
+    args.json.check()?;
     let rewrites = Rewrites::new(
         args.targets.rewrite_host,
         &args.targets.set_header,
@@ -108,6 +116,22 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
         .as_deref()
         .map(|s| parse_start_at(s).map_err(|e| usage("--start-at", e)))
         .transpose()?;
+    if let Some(at) = start_at {
+        // A moment already gone would count the time since as every request's latency.
+        if let Ok(ago) = SystemTime::now().duration_since(at) {
+            if ago > START_AT_SLACK {
+                return Err(usage(
+                    "--start-at",
+                    format!(
+                        "{} is {:.1} s in the past (the schedule would start late and count the \
+                         delay as latency)",
+                        args.start_at.as_deref().unwrap_or_default(),
+                        ago.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+    }
     let timeout = duration_flag("--timeout", &args.timeout)?;
     let connect_timeout = duration_flag("--connect-timeout", &args.connect_timeout)?;
     if timeout.is_zero() {
@@ -121,7 +145,15 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
         duration: args
             .duration
             .as_deref()
-            .map(|d| duration_flag("--duration", d))
+            .map(|d| {
+                duration_flag("--duration", d).and_then(|d| {
+                    if d.is_zero() {
+                        Err(usage("--duration", "must be more than 0"))
+                    } else {
+                        Ok(d)
+                    }
+                })
+            })
             .transpose()?,
         warmup: args
             .warmup
@@ -187,19 +219,9 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
     })
 }
 
-/// `--report`'s directory must exist: found out before the run, not after it (exit 2).
+/// `--report` must be writable: found out before the run, not after it (exit 2).
 pub fn check_report_path(path: &Path) -> crate::exit::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(usage(
-            "--report",
-            format!("{}: no such directory", dir.display()),
-        ));
-    }
-    Ok(())
+    crate::cli::check_writable("--report", path)
 }
 
 /// What a replay gave: its own figures, the comparison (when one was kept) and the JSON of both.

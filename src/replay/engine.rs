@@ -358,20 +358,15 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
     let mode = config.mode;
     let concurrency = config.concurrency.max(1);
     let max_connections = config.max_connections.max(1);
-    // Pool connections open before the first request is due (to the default target, or the only
-    // candidate one; the baseline's pool to the baseline), so connecting does not show as lag.
+    // Pool connections open lazily, as their first request comes: two requests open two
+    // connections, not --concurrency of them (nor as many TLS handshakes).
     let baseline = config.plan.targets.baseline;
-    let candidates = targets.len() - usize::from(baseline.is_some());
-    let preconnect = config
-        .plan
-        .targets
-        .default
-        .or((candidates == 1).then_some(0));
+    let preconnect = None;
     let pacer_stop = stop.clone();
     if pacing == Pacing::Max {
         let mut d = Twin::new(pool(&handle, &ctx, concurrency, preconnect), None);
         if let Some(b) = baseline {
-            d.baseline = Some((pool(&handle, &ctx, concurrency, Some(b)), b));
+            d.baseline = Some((pool(&handle, &ctx, concurrency, None), b));
         }
         drop(ctx);
         let pacer = runtime.spawn(async move {
@@ -432,7 +427,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<Summary, Repla
                     ConnMode::Pool => {
                         let mut d = Twin::new(
                             pool(&handle, &ctx, concurrency, preconnect),
-                            baseline.map(|b| (pool(&handle, &ctx, concurrency, Some(b)), b)),
+                            baseline.map(|b| (pool(&handle, &ctx, concurrency, None), b)),
                         );
                         drop(ctx);
                         pace(
@@ -513,7 +508,8 @@ fn watch_signals(
     Ok(())
 }
 
-/// `concurrency` connection tasks sharing one queue; they connect to `preconnect` at once.
+/// `concurrency` connection tasks sharing one queue; with `preconnect` they connect to that
+/// target at once, else each when its first request comes.
 fn pool(
     handle: &Handle,
     ctx: &Arc<ConnCtx>,
