@@ -202,7 +202,12 @@ pub fn check_writable(flag: &str, path: &std::path::Path) -> crate::exit::Result
             format!("{}: no such directory", dir.display()),
         ));
     }
-    if access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
+    // A read-only file system is the environment's failure, not the flag's: the output's own
+    // creation reports it (exit 3), still before the first request.
+    if let Err(e) = access(dir, AccessFlags::W_OK | AccessFlags::X_OK) {
+        if e == nix::errno::Errno::EROFS {
+            return Ok(());
+        }
         return Err(crate::exit::usage(
             flag,
             format!("{}: the directory is not writable", dir.display()),

@@ -365,7 +365,10 @@ impl<W: Write> Writer<W> {
         // A small block (closed by time: a quiet second of traffic) costs little to compress
         // harder, and without it a per-second block of light traffic compresses worse than one
         // large block would.
+        // Only blocks closed before their size (by time, a flush or the end): a writer whose
+        // blocks are small by configuration (small rotated files) keeps its own level.
         let level = match self.open.len() {
+            n if n >= self.config.block_bytes => self.config.zstd_level,
             n if n <= SMALL_BLOCK / 4 => self.config.zstd_level.max(SMALL_BLOCK_LEVEL + 6),
             n if n <= SMALL_BLOCK => self.config.zstd_level.max(SMALL_BLOCK_LEVEL),
             _ => self.config.zstd_level,
