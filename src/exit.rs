@@ -6,7 +6,8 @@
 //! | 0 | success (also: stdout closed early by a reader such as `head`) |
 //! | 1 | a `--fail-if` gate failed |
 //! | 2 | usage error or bad input: a flag, a file that is not what it claims |
-//! | 3 | runtime failure: I/O, disk full, network setup, capture device |
+//! | 3 | runtime failure: I/O, disk full, network setup, capture device; a damaged input |
+//! | 130, 143 | interrupted by SIGINT, SIGTERM (128 + the signal's number) before the run's end |
 //!
 //! **Classes.** Every error type of the crate says its class itself: it implements [`Classify`]
 //! where it is defined. An error enters the command-line edge as an [`Error`] only through
@@ -34,6 +35,9 @@ pub enum Status {
     BadInput,
     /// The environment failed us: I/O, disk, network, capture device (3).
     Runtime,
+    /// A signal stopped the run before its end: 128 + the signal's number (130 SIGINT, 143
+    /// SIGTERM). Whatever was judged covers part of the run only: never a pass.
+    Interrupted(i32),
 }
 
 impl Status {
@@ -44,6 +48,7 @@ impl Status {
             Status::GateFailed => 1,
             Status::BadInput => 2,
             Status::Runtime => 3,
+            Status::Interrupted(signal) => u8::try_from(128 + signal.clamp(1, 127)).unwrap_or(255),
         }
     }
 }
@@ -323,6 +328,12 @@ mod tests {
             format!("{err:#}"),
             "--rate: expected N/s or max, got \"fast\""
         );
+    }
+
+    #[test]
+    fn an_interrupted_run_exits_128_plus_the_signal() {
+        assert_eq!(Status::Interrupted(2).code(), 130);
+        assert_eq!(Status::Interrupted(15).code(), 143);
     }
 
     #[test]

@@ -122,6 +122,11 @@ pub fn info(text: &str) {
     line(Level::Info, text);
 }
 
+/// A warning line on stderr (the text says `warning: …` itself).
+pub fn warn(text: &str) {
+    line(Level::Warn, text);
+}
+
 /// An error line on stderr.
 pub fn error(text: &str) {
     line(Level::Error, text);

@@ -57,4 +57,8 @@ pub struct Args {
     /// Endpoints listed in the terminal table (all of them are in --json and --report).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub damage: super::DamageArg,
 }

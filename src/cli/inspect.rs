@@ -26,4 +26,8 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: JsonArg,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub damage: crate::cli::DamageArg,
 }

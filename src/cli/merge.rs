@@ -19,4 +19,8 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: crate::cli::JsonArg,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub damage: crate::cli::DamageArg,
 }

@@ -12,7 +12,6 @@ use crate::compare::endpoint::EndpointRule;
 use crate::ends::Output;
 use crate::ends::log_output::LogOutput;
 use crate::exit::{Context, usage};
-use crate::log::WriterConfig;
 use crate::log::rotate::{OutputPlan, OutputSpec};
 
 pub mod cat;
@@ -119,6 +118,14 @@ impl JsonArg {
         Ok(())
     }
 
+    /// Checks a `--json=PATH` can be written (see [`check_writable`]), before the run.
+    pub fn check(&self) -> crate::exit::Result<()> {
+        match &self.json {
+            Some(path) => check_writable("--json", path),
+            None => Ok(()),
+        }
+    }
+
     /// Where human-readable summary lines go: stderr when JSON takes stdout, else stdout.
     pub fn human(&self) -> Box<dyn Write> {
         if self.on_stdout() {
@@ -145,6 +152,10 @@ pub struct OutputFlags {
     /// Replace an existing log (not for a rotated output).
     #[arg(long)]
     pub force: bool,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub flush: FlushArg,
 }
 
 /// Rotation and retention of a long-running output (`record`): the flags that make `-o` a
@@ -177,6 +188,7 @@ impl OutputFlags {
         rotation: Option<&RotationFlags>,
         json: &JsonArg,
     ) -> crate::exit::Result<LogOutput> {
+        json.check()?;
         let target = Output::new(&self.output);
         let plan = if target.is_stdout() {
             let r = rotation;
@@ -220,11 +232,113 @@ impl OutputFlags {
         Ok(LogOutput {
             target,
             plan,
-            writer: WriterConfig::default(),
+            writer: self.flush.writer_config(),
             force: self.force,
             append: self.append,
         })
     }
+}
+
+/// `--allow-damaged`: what a command does with a log that has corrupt or truncated blocks. Every
+/// command that reads logs flattens this one flag and hands it to `log::Damage::judge`.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct DamageArg {
+    /// Go on with what is intact in a damaged log (corrupt or truncated blocks skipped): a
+    /// warning, not a failure (exit 3 without it).
+    #[arg(long)]
+    pub allow_damaged: bool,
+}
+
+/// `--flush-interval`: how much traffic the open block of a written log may hold, in time.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FlushArg {
+    /// Close the log's open block once it spans this much capture time (wall time too, live),
+    /// so that a crash or a cut file loses at most that much; blocks also close at 1 MiB.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
+    pub flush_interval: std::time::Duration,
+}
+
+impl FlushArg {
+    /// The writer's block settings with this interval.
+    pub fn writer_config(self) -> crate::log::WriterConfig {
+        crate::log::WriterConfig {
+            block_age: self.flush_interval,
+            ..crate::log::WriterConfig::default()
+        }
+    }
+}
+
+/// Parses a duration that must be more than 0 (`--duration 0` would stop before starting).
+pub fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("must be more than 0, got {text:?}"));
+    }
+    Ok(d)
+}
+
+/// Parses a count that must be at least 1 (`--limit`, `--concurrency`): a negative number or 0
+/// is refused with its own message (clap's would suggest `-- -5`).
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    let n: i128 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number of at least 1, got {text:?}"))?;
+    if n < 1 {
+        return Err(format!("must be at least 1, got {text}"));
+    }
+    u64::try_from(n).map_err(|_| format!("too large: {text}"))
+}
+
+/// [`parse_count`] as a `usize`.
+pub fn parse_count_usize(text: &str) -> Result<usize, String> {
+    let n = parse_count(text)?;
+    usize::try_from(n).map_err(|_| format!("too large: {text}"))
+}
+
+/// Checks before anything is sent or written that `path` can be created or replaced: its
+/// directory exists and is writable, and it is not a directory. The same check for every output
+/// flag of every command (`--results`, `--report`, `--json=PATH`, …); the error names the flag
+/// (exit 2).
+pub fn check_writable(flag: &str, path: &std::path::Path) -> crate::exit::Result<()> {
+    use nix::unistd::{AccessFlags, access};
+    if path.as_os_str() == "-" || crate::log::is_stream(path) {
+        return Ok(());
+    }
+    if path.is_dir() {
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: is a directory", path.display()),
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: no such directory", dir.display()),
+        ));
+    }
+    // A read-only file system is the environment's failure, not the flag's: the output's own
+    // creation reports it (exit 3), still before the first request.
+    if let Err(e) = access(dir, AccessFlags::W_OK | AccessFlags::X_OK) {
+        if e == nix::errno::Errno::EROFS {
+            return Ok(());
+        }
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: the directory is not writable", dir.display()),
+        ));
+    }
+    if path.exists() && access(path, AccessFlags::W_OK).is_err() {
+        return Err(crate::exit::usage(
+            flag,
+            format!("{}: not writable", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a byte size: `1048576`, `64k`, `64KiB`, `1.5MB`, `2G` (k, M, G are powers of 1024).

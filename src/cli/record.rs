@@ -34,13 +34,7 @@ use crate::tcp::TcpConfig;
 )))]
 pub struct Args {
     /// Read packets from a pcap or pcapng file (repeatable: files are merged by time).
-    #[arg(
-        long,
-        short = 'r',
-        value_name = "FILE",
-        required_unless_present = "interfaces",
-        conflicts_with = "interfaces"
-    )]
+    #[arg(long, short = 'r', value_name = "FILE", conflicts_with = "interfaces")]
     pub read: Vec<PathBuf>,
 
     /// Capture live on this network device (repeatable; `any` for all devices). Needs root, or
@@ -80,11 +74,11 @@ pub struct Args {
     pub selection: SelectionFlags,
 
     /// Stop after N requests (their responses are still awaited).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cli::parse_count, allow_hyphen_values = true)]
     pub limit: Option<u64>,
 
     /// Stop after this long: capture time reading files, wall time live, e.g. 10m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_positive_duration)]
     pub duration: Option<Duration>,
 
     #[command(flatten)]

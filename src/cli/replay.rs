@@ -73,7 +73,7 @@ pub struct Args {
     /// Pool size for --connections pool (and --rate max).
     ///
     /// Example: --concurrency 64
-    #[arg(long, value_name = "N", default_value_t = 32)]
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = super::parse_count_usize, allow_hyphen_values = true)]
     pub concurrency: usize,
 
     /// `mirror`: each recorded connection over one keep-alive connection, in recorded order,
@@ -87,7 +87,7 @@ pub struct Args {
     /// Mirror mode: most connections open at once; beyond it the least recently used is closed.
     ///
     /// Example: --max-connections 2000
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = super::parse_count_usize, allow_hyphen_values = true)]
     pub max_connections: usize,
 
     /// Time allowed to open a connection (TCP and TLS).
@@ -106,7 +106,7 @@ pub struct Args {
     /// Stop after N requests (this replayer's).
     ///
     /// Example: --limit 10000
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::parse_count, allow_hyphen_values = true)]
     pub limit: Option<u64>,
 
     /// Stop scheduling requests this long after the start.
@@ -186,6 +186,10 @@ pub struct Args {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub json: JsonArg,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub damage: super::DamageArg,
 }
 
 impl Args {

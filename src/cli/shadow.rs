@@ -120,11 +120,11 @@ pub struct Args {
     pub io_threads: usize,
 
     /// Stop after N requests captured (their shadow requests still finish).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cli::parse_count, allow_hyphen_values = true)]
     pub limit: Option<u64>,
 
     /// Stop after this long (wall time), e.g. 10m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_positive_duration)]
     pub duration: Option<Duration>,
 
     /// Print a line of figures on stderr this often (0 for none): capture, shadowing and drops,

@@ -6,7 +6,7 @@ use crate::ends::gor::GorText;
 use crate::ends::http_text::HttpText;
 use crate::ends::jsonl::JsonlText;
 use crate::ends::text::TextSink;
-use crate::ends::{Input, Sink, merged, pump, stdout};
+use crate::ends::{Input, Sink, Source, merged, pump, stdout};
 use crate::exchange::Counters;
 use crate::exit::Status;
 
@@ -21,5 +21,6 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     };
     pump(&mut source, &mut sink, |_| {})?;
     sink.finish(Counters::default())?;
+    crate::cmd::judge_damage(&source.damage(), args.damage)?;
     Ok(Status::Success)
 }

@@ -8,7 +8,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -21,11 +20,11 @@ use crate::compare::{
 };
 use crate::exchange::{Meta, Record, ReplayResult};
 use crate::exit::{Status, bad_input};
-use crate::log::{LogError, Reader};
+use crate::log::LogError;
 
 /// Results of several files, merged by intended send time; other records are set aside.
 struct ResultStream {
-    readers: Vec<Reader<File>>,
+    readers: Vec<crate::ends::reel_file::LogReader>,
     heads: Vec<Option<ReplayResult>>,
     heap: BinaryHeap<Reverse<(u64, usize)>>,
     metas: Vec<Meta>,
@@ -36,7 +35,7 @@ impl ResultStream {
     fn open(paths: &[PathBuf]) -> Result<Self, LogError> {
         let readers = paths
             .iter()
-            .map(crate::log::open)
+            .map(|p| crate::ends::reel_file::open(p))
             .collect::<Result<Vec<_>, _>>()?;
         let n = readers.len();
         let mut stream = ResultStream {
@@ -81,6 +80,15 @@ impl ResultStream {
         self.refill(i)?;
         self.results += u64::from(result.is_some());
         Ok(result)
+    }
+
+    /// What the files' readers skipped as damaged, together.
+    fn damage(&self) -> crate::log::Damage {
+        let mut damage = crate::log::Damage::default();
+        for r in &self.readers {
+            damage += crate::log::Damage::of(r.name(), &r.stats());
+        }
+        damage
     }
 
     /// Corrupt blocks skipped, per file, as notes.
@@ -147,6 +155,10 @@ fn single_target(r: &ReplayResult, paths: &[PathBuf]) -> crate::exit::Result<()>
 pub fn run(args: Args) -> crate::exit::Result<Status> {
     let mut gates = parse_gates(&args.fail_if)?;
     let (judging, implicit) = crate::cmd::judging(&args.verdicts, args.min_samples)?;
+    if let Some(report) = &args.report {
+        crate::cli::check_writable("--report", report)?;
+    }
+    args.json.check()?;
     let with_baseline = !args.baseline.is_empty();
     let expect_baseline = with_baseline || has_baseline_results(&args.files)?;
     let config = Config {
@@ -216,6 +228,13 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         }
     }
 
+    // A damaged results log gives no verdict on part of the run (unless --allow-damaged).
+    let mut damage = candidates.damage();
+    if let Some(stream) = &baselines {
+        damage += stream.damage();
+    }
+    crate::cmd::judge_damage(&damage, args.damage)?;
+
     // A scope typo is the user's to fix: exit 2 before anything is computed or printed.
     acc.check_scopes(&gates)?;
     gates.extend(implicit);
@@ -240,6 +259,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
             "no_response".into(),
             no_response.as_ref().map(ToString::to_string).into(),
         );
+        out.insert("damaged".into(), damage.to_json());
     }
     let mut out = args.json.human();
     comparison

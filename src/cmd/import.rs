@@ -46,6 +46,17 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         .zip(counts)
         .map(|(n, c)| (n.to_string(), c))
         .collect();
+    if gor.records == 0 && gor.malformed > 0 {
+        sink.abort();
+        return Err(crate::exit::bad_input(
+            &input,
+            format!(
+                "not a GoReplay file: none of its {} records parses (a GoReplay record is a \
+                 header line `TYPE ID TIMESTAMP`, then the payload, then the separator line)",
+                gor.malformed
+            ),
+        ));
+    }
     values.push(("gor.records".into(), gor.records));
     values.push(("gor.malformed".into(), gor.malformed));
     let written = sink

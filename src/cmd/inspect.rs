@@ -92,6 +92,7 @@ struct FileFacts {
 
 /// Runs `reel inspect`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
+    args.json.check()?;
     let templater = Templater::new(args.endpoint_rules.clone());
     let mut totals = Totals::default();
     let mut files = Vec::new();
@@ -178,7 +179,17 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let mut out = args.json.human();
     report.print(&mut *out, &totals, &files).context("stdout")?;
     args.json.emit(&report.json)?;
+    crate::cmd::judge_damage(&damage_of(&files), args.damage)?;
     Ok(Status::Success)
+}
+
+/// What every file read skipped, together.
+fn damage_of(files: &[FileFacts]) -> crate::log::Damage {
+    let mut damage = crate::log::Damage::default();
+    for f in files {
+        damage += crate::log::Damage::of(&f.path, &f.stats);
+    }
+    damage
 }
 
 struct Report {
@@ -238,6 +249,7 @@ impl Report {
             "compression_ratio": if message_bytes == 0 { 0.0 } else { file_bytes as f64 / message_bytes as f64 },
             "skipped_blocks": skipped_blocks,
             "skipped_bytes": skipped_bytes,
+            "damaged": damage_of(files).to_json(),
             "status": statuses.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "status_class": {
                 "1xx": classes[1], "2xx": classes[2], "3xx": classes[3], "4xx": classes[4], "5xx": classes[5],
@@ -309,7 +321,8 @@ impl Report {
         if skipped > 0 {
             writeln!(
                 out,
-                "CORRUPT      {skipped} blocks skipped ({} lost)",
+                "CORRUPT      {skipped} block{} skipped ({} lost)",
+                if skipped == 1 { "" } else { "s" },
                 human_bytes(j["skipped_bytes"].as_u64().unwrap_or(0))
             )?;
         }

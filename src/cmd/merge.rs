@@ -20,15 +20,17 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     // The merged stream carries its inputs' metadata and closing records.
     let mut sink = output.open_copy(None)?;
     let moved = pump(&mut source, &mut sink, |_| {})?;
+    // A damaged input makes no output claiming to be the whole merge (unless --allow-damaged).
+    let damage = source.damage();
+    if let Err(e) = crate::cmd::judge_damage(&damage, args.damage) {
+        sink.abort();
+        return Err(e);
+    }
     // The merged stream already ends with a Closing record summing the inputs' counters: the
     // sink writes no second one.
     let written = sink.finish(Counters::default())?;
     source.ack(moved)?;
-    let skipped: u64 = source
-        .input_stats()
-        .iter()
-        .map(|(_, s)| s.skipped_blocks)
-        .sum();
+    let skipped = damage.skipped_blocks;
     let output_name = output.target.to_string();
     crate::logline::info(&format!(
         "merged {} logs into {}: {} records, {} bytes{}",
@@ -37,7 +39,10 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         written.records(),
         written.file_bytes(),
         if skipped > 0 {
-            format!(" ({skipped} corrupt blocks skipped)")
+            format!(
+                " ({skipped} corrupt block{} skipped)",
+                if skipped == 1 { "" } else { "s" }
+            )
         } else {
             String::new()
         }
@@ -49,6 +54,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         "file_bytes": written.file_bytes(),
         "message_bytes": written.message_bytes(),
         "skipped_blocks": skipped,
+        "damaged": damage.to_json(),
     }))?;
     Ok(Status::Success)
 }

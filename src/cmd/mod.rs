@@ -35,6 +35,18 @@ pub fn dispatch(cli: Cli) -> crate::exit::Result<Status> {
     }
 }
 
+/// The damage rule, the same for every command that reads logs: nothing skipped is fine; damage
+/// prints a warning with `--allow-damaged` and is an error (exit 3) without it.
+pub fn judge_damage(
+    damage: &crate::log::Damage,
+    flag: crate::cli::DamageArg,
+) -> crate::exit::Result<()> {
+    if let Some(warning) = damage.judge(flag.allow_damaged)? {
+        crate::logline::warn(&format!("warning: {warning}"));
+    }
+    Ok(())
+}
+
 /// Structured logs (tracing) on stderr; `RUST_LOG` overrides, `--verbose` turns on debug. One
 /// line per event: plain (colour only on a terminal without `NO_COLOR`) or, with
 /// `--log-format json`, a JSON object ([`crate::logline`]).
@@ -45,6 +57,7 @@ pub fn init_tracing(verbose: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour())
         .with_target(false)
         .with_ansi(crate::logline::stderr_colour());
     // A second call (tests running several commands in one process) keeps the first subscriber.
@@ -75,4 +88,10 @@ pub fn judging(
         },
         implicit,
     ))
+}
+
+/// True when stderr may carry ANSI colour: a terminal, and `NO_COLOR` unset or empty.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

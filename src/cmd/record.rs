@@ -14,6 +14,9 @@ use crate::record::{CaptureFigures, Summary};
 
 /// Runs `reel record`.
 pub fn run(args: Args) -> crate::exit::Result<Status> {
+    if args.read.is_empty() && args.interfaces.is_empty() {
+        return Err(crate::exit::BadInput("--read or --interface is required".into()).into());
+    }
     let started = Instant::now();
     let live = !args.interfaces.is_empty();
     let output = args.output_config()?;

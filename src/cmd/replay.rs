@@ -23,6 +23,10 @@ use crate::replay::{
     Rewrites, Shard, Targets, safety, target,
 };
 
+/// How late a `--start-at` may be when the replay starts (shards started by one job a moment
+/// apart); later is refused.
+const START_AT_SLACK: Duration = Duration::from_secs(1);
+
 /// Bytes of each response body kept in `--results` (after the whole head).
 const KEEP_BODY: usize = 1024;
 
@@ -71,6 +75,10 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
     if let Some(report) = &args.judge.report {
         check_report_path(report)?;
     }
+    if let Some(results) = &args.results {
+        crate::cli::check_writable("--results", results)?;
+    }
+    args.json.check()?;
     let rewrites = Rewrites::new(
         args.targets.rewrite_host,
         &args.targets.set_header,
@@ -108,6 +116,22 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
         .as_deref()
         .map(|s| parse_start_at(s).map_err(|e| usage("--start-at", e)))
         .transpose()?;
+    if let Some(at) = start_at {
+        // A moment already gone would count the time since as every request's latency.
+        if let Ok(ago) = SystemTime::now().duration_since(at) {
+            if ago > START_AT_SLACK {
+                return Err(usage(
+                    "--start-at",
+                    format!(
+                        "{} is {:.1} s in the past (the schedule would start late and count the \
+                         delay as latency)",
+                        args.start_at.as_deref().unwrap_or_default(),
+                        ago.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+    }
     let timeout = duration_flag("--timeout", &args.timeout)?;
     let connect_timeout = duration_flag("--connect-timeout", &args.connect_timeout)?;
     if timeout.is_zero() {
@@ -121,7 +145,15 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
         duration: args
             .duration
             .as_deref()
-            .map(|d| duration_flag("--duration", d))
+            .map(|d| {
+                duration_flag("--duration", d).and_then(|d| {
+                    if d.is_zero() {
+                        Err(usage("--duration", "must be more than 0"))
+                    } else {
+                        Ok(d)
+                    }
+                })
+            })
             .transpose()?,
         warmup: args
             .warmup
@@ -187,19 +219,9 @@ pub fn config(args: &Args) -> crate::exit::Result<ReplayConfig> {
     })
 }
 
-/// `--report`'s directory must exist: found out before the run, not after it (exit 2).
+/// `--report` must be writable: found out before the run, not after it (exit 2).
 pub fn check_report_path(path: &Path) -> crate::exit::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(usage(
-            "--report",
-            format!("{}: no such directory", dir.display()),
-        ));
-    }
-    Ok(())
+    crate::cli::check_writable("--report", path)
 }
 
 /// What a replay gave: its own figures, the comparison (when one was kept) and the JSON of both.
@@ -222,8 +244,12 @@ pub struct ReplayOutcome {
 }
 
 impl ReplayOutcome {
-    /// The exit status when the run reached its targets: a failed gate is 1.
+    /// The exit status: an interrupted run is 128 + the signal whatever its gates say; a failed
+    /// gate is 1.
     pub fn status(&self) -> Status {
+        if let Some(signal) = self.summary.interrupted {
+            return Status::Interrupted(signal);
+        }
         let implicit_failed = self.implicit.as_ref().is_some_and(|g| g.failed);
         match &self.comparison {
             Some(c) if !c.passed => Status::GateFailed,
@@ -298,7 +324,7 @@ pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
     let mut summary = summary?;
     let mut unknown_scope = None;
     let mut implicit_result = None;
-    let comparison = match summary.comparison.take() {
+    let mut comparison = match summary.comparison.take() {
         Some(acc) => {
             unknown_scope = acc.check_scopes(&gates).err();
             gates.extend(implicit);
@@ -316,6 +342,13 @@ pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
         }
     };
     let no_response = no_response(&summary, args.targets.baseline_target.is_some());
+    // Gates judged on part of a run are shown, never a pass.
+    if let (Some(c), Some(line)) = (comparison.as_mut(), summary.interruption()) {
+        c.passed = false;
+        c.notes.push(format!(
+            "{line}: the figures and gates cover the part that ran; the run did not pass"
+        ));
+    }
     let mut json = summary.to_json();
     if let Some(out) = json.as_object_mut() {
         out.insert(
@@ -385,13 +418,30 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         .context("stdout")?;
     if let Some(c) = &outcome.comparison {
         writeln!(human).context("stdout")?;
+        let mut text = Vec::new();
         c.write_text(
-            &mut human,
+            &mut text,
             &TextOptions {
                 max_endpoints: args.judge.top,
             },
         )
         .context("stdout")?;
+        let text = String::from_utf8_lossy(&text);
+        match outcome.summary.interruption() {
+            // The gates' verdict line of a partial run does not read as a pass.
+            Some(line) => {
+                for l in text.lines() {
+                    if let Some(rest) = l.strip_prefix("PASSED") {
+                        let rest = rest.trim_start_matches(':').trim();
+                        writeln!(human, "{line}: not a pass ({rest}, on the part that ran)")
+                    } else {
+                        writeln!(human, "{l}")
+                    }
+                    .context("stdout")?;
+                }
+            }
+            None => human.write_all(text.as_bytes()).context("stdout")?,
+        }
         crate::compare::text::warn_insufficient(&c.gates);
     }
     if let Some(g) = &outcome.implicit {
@@ -410,6 +460,11 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
     }
+    // An interrupted run says so above and exits 128 + the signal, whatever else it found.
+    if let Some(signal) = outcome.summary.interrupted {
+        return Ok(Status::Interrupted(signal));
+    }
+    crate::cmd::judge_damage(&outcome.summary.plan.damage, args.damage)?;
     outcome.finish()
 }
 
@@ -481,9 +536,10 @@ pub fn parameters(args: &Args, summary: &ReplaySummary) -> BTreeMap<String, Stri
     p.insert(
         "run".into(),
         format!(
-            "sent {} in {:.1} s ({:.1} req/s), {} errors, {} skipped; reel {}",
+            "sent {} in {:.1} s ({:.1} req/s over the run, {:.1} req/s in the send window), {} errors, {} skipped; reel {}",
             s.sent,
             summary.duration.as_secs_f64(),
+            summary.run_rate(),
             s.achieved_rate(),
             s.error_total(),
             summary.plan.skipped.total(),
@@ -552,6 +608,7 @@ fn dry_run(config: &ReplayConfig, args: &Args) -> crate::exit::Result<Status> {
     )
     .context("stdout")?;
     out.flush().context("stdout")?;
+    crate::cmd::judge_damage(&stats.damage, args.damage)?;
     Ok(Status::Success)
 }
 

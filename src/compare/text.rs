@@ -322,11 +322,11 @@ pub fn warn_insufficient(gates: &[super::GateResult]) {
         .iter()
         .filter(|g| g.verdict == GateVerdict::NotEnoughData && !g.failed)
     {
-        eprintln!(
+        crate::logline::warn(&format!(
             "warning: gate '{}' could not be judged ({}): passing because of --allow-insufficient",
             g.expr,
             g.note.as_deref().unwrap_or("not enough data")
-        );
+        ));
     }
 }
 

@@ -43,12 +43,8 @@ impl<R: Read> Source for Merger<R> {
 
     fn damage(&self) -> Damage {
         let mut d = Damage::default();
-        for (_, s) in self.input_stats() {
-            d += Damage {
-                skipped_blocks: s.skipped_blocks,
-                skipped_bytes: s.skipped_bytes,
-                skipped_records: s.unknown_records + s.undecodable_records,
-            };
+        for (name, s) in self.input_stats() {
+            d += Damage::of(&name, &s);
         }
         d
     }

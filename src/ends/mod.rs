@@ -185,31 +185,8 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
 }
 
-/// What a source skipped as damaged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Damage {
-    /// Corrupt or truncated blocks skipped.
-    pub skipped_blocks: u64,
-    /// Bytes skipped with them.
-    pub skipped_bytes: u64,
-    /// Records skipped: malformed, of an unknown kind, or undecodable.
-    pub skipped_records: u64,
-}
-
-impl Damage {
-    /// True when nothing was skipped.
-    pub fn is_none(&self) -> bool {
-        *self == Damage::default()
-    }
-}
-
-impl std::ops::AddAssign for Damage {
-    fn add_assign(&mut self, other: Damage) {
-        self.skipped_blocks += other.skipped_blocks;
-        self.skipped_bytes += other.skipped_bytes;
-        self.skipped_records += other.skipped_records;
-    }
-}
+/// What a source skipped as damaged (the tally and its rule live with the log format).
+pub use crate::log::Damage;
 
 /// One output a sink finished.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

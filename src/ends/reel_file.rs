@@ -24,7 +24,27 @@ pub fn open(path: &Path) -> Result<LogReader, LogError> {
         path: name.clone(),
         source,
     })?;
-    Reader::new(Box::new(file) as AnyRead, name)
+    let reader = Reader::new(Box::new(file) as AnyRead, name)?;
+    if path.extension().is_some_and(|e| e == "part") {
+        say_part_once(reader.name());
+    }
+    Ok(reader)
+}
+
+/// Says once per process per file that a `NAME.part` is read: a run that did not finish left it
+/// (or is still writing it). It reads as far as it is intact; its last block may be missing.
+fn say_part_once(name: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.iter().any(|n| n == name) {
+        said.push(name.to_owned());
+        tracing::warn!(
+            "{name}: a .part file, left by a run that did not finish (or still being written): \
+             read as far as it is intact"
+        );
+    }
 }
 
 /// Opens one log a command line names: stdin for `-`, else the file (not a directory: see
@@ -73,12 +93,7 @@ impl<R: Read> Source for Reader<R> {
     }
 
     fn damage(&self) -> Damage {
-        let s = self.stats();
-        Damage {
-            skipped_blocks: s.skipped_blocks,
-            skipped_bytes: s.skipped_bytes,
-            skipped_records: s.unknown_records + s.undecodable_records,
-        }
+        Damage::of(Reader::name(self), &self.stats())
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`merge::Merger`] merges several logs by time; [`gor`] imports and exports GoReplay files.
 
 mod codec;
+mod damage;
 mod dedup;
 pub mod format;
 pub mod gor;
@@ -20,6 +21,7 @@ mod writer;
 use std::io;
 use std::path::Path;
 
+pub use damage::{Damage, DamagedInput};
 pub use dedup::{MAX_BODY as DEDUP_MAX_BODY, MIN_BODY as DEDUP_MIN_BODY, WINDOW_BYTES};
 pub use format::{FileHeader, MAX_RAW_LEN, crc32c};
 pub use reader::{ReadStats, Reader, open};

@@ -42,6 +42,16 @@ pub struct ReadStats {
     pub message_bytes: u64,
     /// Bytes of the file consumed so far (the whole file once the reader is done).
     pub file_bytes: u64,
+    /// Frames (records and body definitions) the skipped blocks' intact headers said they held.
+    pub lost_records: u64,
+    /// Skipped blocks whose header was unreadable too (how much they held is unknown).
+    pub headerless_skips: u64,
+    /// Byte offset of the first skipped block.
+    pub first_skip_at: Option<u64>,
+    /// The input was read to its end.
+    pub ended: bool,
+    /// The last record returned was a closing record (a finished log ends with one).
+    pub closed: bool,
 }
 
 /// A refillable window on the input, tracking the file offset of its first byte.
@@ -241,6 +251,7 @@ impl<R: Read> Reader<R> {
         loop {
             if self.pos >= self.block.len() {
                 if !self.next_block().map_err(|e| LogError::io(&self.name, e))? {
+                    self.stats.ended = true;
                     return Ok(None);
                 }
                 continue;
@@ -280,6 +291,7 @@ impl<R: Read> Reader<R> {
                         stats.missing_bodies += 1;
                     }
                     stats.records += 1;
+                    stats.closed = matches!(record, Record::Closing(_));
                     stats.message_bytes += message_len(&record);
                     return Ok(Some(record));
                 }
@@ -307,26 +319,26 @@ impl<R: Read> Reader<R> {
                 let rest = self.input.avail().len();
                 if rest > 0 {
                     self.input.consume(rest);
-                    self.skipped(at, "file ends inside a block header");
+                    self.skipped(at, "file ends inside a block header", None);
                 }
                 return Ok(false);
             }
             let header = match parse_block_header(&self.input.avail()[..BLOCK_HEADER_LEN]) {
                 Ok(h) => h,
                 Err(problem) => {
-                    self.resync(at, problem.describe())?;
+                    self.resync(at, problem.describe(), None)?;
                     continue;
                 }
             };
             let total = BLOCK_HEADER_LEN + header.payload_len as usize;
             if !self.input.fill(total)? {
                 // Cut short by a crash, unless an append followed: scanning finds its blocks.
-                self.resync(at, "block cut short")?;
+                self.resync(at, "block cut short", Some(header.frames))?;
                 continue;
             }
             let payload = &self.input.avail()[BLOCK_HEADER_LEN..total];
             if format::crc32c(payload) != header.payload_crc {
-                self.resync(at, "block checksum mismatch")?;
+                self.resync(at, "block checksum mismatch", Some(header.frames))?;
                 continue;
             }
             let raw_len = header.raw_len as usize;
@@ -337,7 +349,11 @@ impl<R: Read> Reader<R> {
                 .decompress_to_buffer(payload, &mut self.block);
             if !matches!(decoded, Ok(n) if n == raw_len) {
                 self.block.clear();
-                self.resync(at, "block does not decompress to its stated length")?;
+                self.resync(
+                    at,
+                    "block does not decompress to its stated length",
+                    Some(header.frames),
+                )?;
                 continue;
             }
             self.input.consume(total);
@@ -349,14 +365,21 @@ impl<R: Read> Reader<R> {
     }
 
     /// Skips the block that starts at `at`: past its first byte, then up to the next marker.
-    fn resync(&mut self, at: u64, reason: &str) -> io::Result<()> {
+    fn resync(&mut self, at: u64, reason: &str, frames: Option<u32>) -> io::Result<()> {
         self.input.consume(1);
         self.input.seek_marker()?;
-        self.skipped(at, reason);
+        self.skipped(at, reason, frames);
         Ok(())
     }
 
-    fn skipped(&mut self, at: u64, reason: &str) {
+    /// Counts the skip of the bytes from `at` to here; `frames` is what the block's header said
+    /// it held, when the header was intact.
+    fn skipped(&mut self, at: u64, reason: &str, frames: Option<u32>) {
+        match frames {
+            Some(n) => self.stats.lost_records += u64::from(n),
+            None => self.stats.headerless_skips += 1,
+        }
+        self.stats.first_skip_at.get_or_insert(at);
         let bytes = self.input.offset - at;
         tracing::warn!(
             "{}: skipped a corrupt block at byte {at} ({reason}): {bytes} bytes",

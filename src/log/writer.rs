@@ -1,8 +1,10 @@
 //! Writing a log: records into an open block, blocks compressed and checksummed onto the output.
 //!
-//! At most one block is buffered (closed at [`WriterConfig::block_bytes`] of records, or when it is
-//! older than [`WriterConfig::block_age`] as the next record arrives, or by [`Writer::flush_block`]),
-//! so a crash loses at most that block. Files follow the rules of `docs/FORMAT.md` ("Files").
+//! At most one block is buffered (closed at [`WriterConfig::block_bytes`] of records; when it is
+//! older than [`WriterConfig::block_age`] as the next record arrives, by the wall clock or by the
+//! records' own capture time, so that an offline conversion gets a block per second of traffic as
+//! a live capture does; or by [`Writer::flush_block`]), so a crash or a cut loses at most that
+//! block. Files follow the rules of `docs/FORMAT.md` ("Files").
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -20,6 +22,12 @@ use super::format::{
 use super::{LogError, display_name};
 use crate::exchange::{Counters, Message, Record};
 
+/// Blocks of at most this many bytes of records are compressed at [`SMALL_BLOCK_LEVEL`] at least,
+/// and blocks of a quarter of it at 6 levels more (about 5 ms a block either way, once a second).
+const SMALL_BLOCK: usize = 256 << 10;
+/// The zstd level of small blocks.
+const SMALL_BLOCK_LEVEL: i32 = 9;
+
 /// How a writer builds blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterConfig {
@@ -27,7 +35,9 @@ pub struct WriterConfig {
     pub zstd_level: i32,
     /// A block is closed once it holds this many bytes of encoded records (default 1 MiB).
     pub block_bytes: usize,
-    /// A block is closed when the next record arrives after it has been open this long (default 1 s).
+    /// A block is closed when the next record arrives after it has been open this long, or is
+    /// this much later in capture time than the block's first record (default 1 s:
+    /// `--flush-interval`).
     pub block_age: Duration,
     /// Store each distinct large body once per window (default true).
     pub dedup: bool,
@@ -86,12 +96,16 @@ pub struct Writer<W: Write = File> {
     name: String,
     config: WriterConfig,
     compressor: zstd::bulk::Compressor<'static>,
+    /// The compressor's level now.
+    level: i32,
     /// Encoded frames of the open block.
     open: Vec<u8>,
     open_frames: u32,
     open_min_ts: u64,
     open_max_ts: u64,
     opened_at: Option<Instant>,
+    /// Capture time of the open block's first exchange record.
+    open_capture_ts: Option<u64>,
     scratch: Vec<u8>,
     def_scratch: Vec<u8>,
     payload: Vec<u8>,
@@ -217,6 +231,7 @@ impl<W: Write> Writer<W> {
         Ok(Writer {
             out,
             name,
+            level: config.zstd_level,
             config,
             compressor,
             open: Vec::new(),
@@ -224,6 +239,7 @@ impl<W: Write> Writer<W> {
             open_min_ts: 0,
             open_max_ts: 0,
             opened_at: None,
+            open_capture_ts: None,
             scratch: Vec::new(),
             def_scratch: Vec::new(),
             payload: Vec::new(),
@@ -235,13 +251,24 @@ impl<W: Write> Writer<W> {
     }
 
     /// Adds a record to the open block, closing the block first if it is older than the block age
-    /// and afterwards if it has reached the block size.
+    /// (by the clock, or by the record's capture time) and afterwards if it has reached the block
+    /// size.
     pub fn write(&mut self, record: &Record) -> Result<(), LogError> {
+        let age_ns = u64::try_from(self.config.block_age.as_nanos()).unwrap_or(u64::MAX);
+        // Capture time: of exchange records only (a log's metadata and closing records carry
+        // the wall clock of the run, not of the traffic).
+        let capture_ts = record.conn().map(|_| record.ts_ns());
         if self
             .opened_at
             .is_some_and(|t| t.elapsed() >= self.config.block_age)
+            || capture_ts
+                .zip(self.open_capture_ts)
+                .is_some_and(|(ts, first)| ts.saturating_sub(first) >= age_ns)
         {
             self.flush_block()?;
+        }
+        if self.open_capture_ts.is_none() {
+            self.open_capture_ts = capture_ts;
         }
         let message = message_of(record);
         // Dedup: find or plan the body definition, without touching the window yet.
@@ -335,6 +362,23 @@ impl<W: Write> Writer<W> {
         self.payload.clear();
         self.payload
             .reserve(zstd::zstd_safe::compress_bound(self.open.len()));
+        // A small block (closed by time: a quiet second of traffic) costs little to compress
+        // harder, and without it a per-second block of light traffic compresses worse than one
+        // large block would.
+        // Only blocks closed before their size (by time, a flush or the end): a writer whose
+        // blocks are small by configuration (small rotated files) keeps its own level.
+        let level = match self.open.len() {
+            n if n >= self.config.block_bytes => self.config.zstd_level,
+            n if n <= SMALL_BLOCK / 4 => self.config.zstd_level.max(SMALL_BLOCK_LEVEL + 6),
+            n if n <= SMALL_BLOCK => self.config.zstd_level.max(SMALL_BLOCK_LEVEL),
+            _ => self.config.zstd_level,
+        };
+        if level != self.level {
+            self.compressor
+                .set_compression_level(level)
+                .map_err(|e| LogError::io(&self.name, e))?;
+            self.level = level;
+        }
         self.compressor
             .compress_to_buffer(&self.open, &mut self.payload)
             .map_err(|e| LogError::io(&self.name, e))?;
@@ -350,6 +394,7 @@ impl<W: Write> Writer<W> {
         self.open.clear();
         self.open_frames = 0;
         self.opened_at = None;
+        self.open_capture_ts = None;
         self.open_min_ts = 0;
         self.open_max_ts = 0;
         let name = &self.name;

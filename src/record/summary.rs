@@ -115,8 +115,9 @@ fn common_lines(r: &RecordOutcome, output: &str) -> Vec<String> {
         r.get("unanswered"),
     )];
     lines.push(format!(
-        "{} connections, {} gaps ({}), {} truncated messages, {} non-HTTP, {} TLS, {} upgraded",
+        "{} connection{}, {} gaps ({}), {} truncated messages, {} non-HTTP, {} TLS, {} upgraded",
         r.get("flows"),
+        if r.get("flows") == 1 { "" } else { "s" },
         r.get("gaps"),
         human_bytes(r.get("gap_bytes")),
         r.get("truncated_messages"),

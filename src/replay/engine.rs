@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::runtime::Handle;
@@ -270,15 +270,10 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<ReplaySummary,
         shard,
     });
 
-    // Ctrl-C stops the schedule; what is in flight finishes (bounded by --timeout).
-    {
-        let stop = stop.clone();
-        runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        });
-    }
+    // SIGINT or SIGTERM stops the schedule; what is in flight finishes (bounded by --timeout)
+    // and the run's summary says it was interrupted. A second signal exits at once.
+    let interrupted = Arc::new(AtomicI32::new(0));
+    watch_signals(&runtime, &stop, &interrupted)?;
 
     // Sink: statistics, the comparison and the results log.
     let timeout = config.timeout;
@@ -358,15 +353,9 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<ReplaySummary,
     let pacing = config.pacing;
     let concurrency = config.concurrency.max(1);
     let max_connections = config.max_connections.max(1);
-    // Pool connections open before the first request is due (to the default target, or the only
-    // candidate one; the baseline's pool to the baseline), so connecting does not show as lag.
+    // Pool connections open lazily, as their first request comes: two requests open two
+    // connections, not --concurrency of them (nor as many TLS handshakes).
     let baseline = config.plan.targets.baseline;
-    let candidates = targets.len() - usize::from(baseline.is_some());
-    let preconnect = config
-        .plan
-        .targets
-        .default
-        .or((candidates == 1).then_some(0));
     // One dispatcher type for every mode; `--rate max` always uses the pool.
     let mode = if pacing == Pacing::Max {
         ConnMode::Pool
@@ -379,7 +368,7 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<ReplaySummary,
         }
         ConnMode::Pool => Lanes::Pool(pool(&handle, &ctx, concurrency, preconnect)),
     };
-    let dispatch = Twin::new(lanes(preconnect), baseline.map(|b| (lanes(Some(b)), b)));
+    let dispatch = Twin::new(lanes(None), baseline.map(|b| (lanes(None), b)));
     drop(ctx);
     let inputs = PaceInputs {
         start,
@@ -418,7 +407,16 @@ pub fn run(config: ReplayConfig, stop: Arc<AtomicBool>) -> Result<ReplaySummary,
             .map_err(ReplayError::Runtime)?,
     };
     finish(
-        config, runtime, run_start, live, planner, sink, released, shard, &targets,
+        config,
+        runtime,
+        run_start,
+        live,
+        planner,
+        sink,
+        released,
+        shard,
+        &targets,
+        &interrupted,
     )
 }
 
@@ -478,7 +476,49 @@ impl PacerHandle {
     }
 }
 
-/// `concurrency` connection tasks sharing one queue; they connect to `preconnect` at once.
+/// Listens for SIGINT and SIGTERM on the run's runtime (registered now, before anything is sent):
+/// the first sets `stop` and keeps its number in `interrupted`; a second exits at once with
+/// 128 + its number (the results log left as `NAME.part`, readable).
+fn watch_signals(
+    runtime: &tokio::runtime::Runtime,
+    stop: &Arc<AtomicBool>,
+    interrupted: &Arc<AtomicI32>,
+) -> Result<(), ReplayError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _entered = runtime.enter();
+    let mut int = signal(SignalKind::interrupt()).map_err(ReplayError::Runtime)?;
+    let mut term = signal(SignalKind::terminate()).map_err(ReplayError::Runtime)?;
+    let stop = stop.clone();
+    let interrupted = interrupted.clone();
+    runtime.spawn(async move {
+        loop {
+            let signal = tokio::select! {
+                Some(()) = int.recv() => signal_hook::consts::SIGINT,
+                Some(()) = term.recv() => signal_hook::consts::SIGTERM,
+                else => return,
+            };
+            let name = crate::runtime::signals::signal_name(signal);
+            if interrupted
+                .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                crate::logline::error(&format!(
+                    "reel replay: second signal ({name}): exiting now (a results log stays .part)"
+                ));
+                std::process::exit(128 + signal);
+            }
+            stop.store(true, Ordering::SeqCst);
+            crate::logline::info(&format!(
+                "reel replay: {name}: stopping; the requests in flight finish (up to --timeout), \
+                 a second signal quits at once"
+            ));
+        }
+    });
+    Ok(())
+}
+
+/// `concurrency` connection tasks sharing one queue; with `preconnect` they connect to that
+/// target at once, else each when its first request comes.
 fn pool(
     handle: &Handle,
     ctx: &Arc<ConnCtx>,
@@ -522,6 +562,7 @@ fn finish(
     released: u64,
     shard: (u32, u32),
     targets: &[super::target::Target],
+    interrupted: &AtomicI32,
 ) -> Result<ReplaySummary, ReplayError> {
     let plan_stats: PlanStats = planner
         .join()
@@ -543,6 +584,10 @@ fn finish(
         stats: sides.candidate,
         baseline: sides.baseline,
         comparison: sides.comparison,
+        interrupted: match interrupted.load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(n),
+        },
     };
     if let Some(w) = writer {
         let s = &summary.stats;

@@ -181,6 +181,11 @@ pub struct PlanStats {
     pub orphans: u64,
     /// Iterations started.
     pub iterations: u32,
+    /// What the first pass over the logs skipped as damaged (`--loop` reads the same again).
+    pub damage: crate::log::Damage,
+    /// The logs were read to their end (not stopped by a limit or by the run stopping):
+    /// `planned` is then every request the run was to send.
+    pub complete: bool,
 }
 
 /// What the planner needs.
@@ -239,7 +244,13 @@ pub fn plan(
         if go_on {
             go_on = join.flush(&mut stats, &mut emit);
         }
+        if iteration == 0 {
+            for (name, read) in merger.input_stats() {
+                stats.damage += crate::log::Damage::of(&name, &read);
+            }
+        }
         if !go_on || !config.looping || join.origin.is_none() || stats.planned == 0 {
+            stats.complete = go_on && !config.looping;
             return Ok(stats);
         }
         // The next iteration starts one mean inter-arrival after this one's last request.

@@ -8,7 +8,7 @@
 //! their resolved addresses and by the host name in their URL.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::exchange::Record;
@@ -65,10 +65,52 @@ pub fn scan(inputs: &[PathBuf]) -> Result<Production, ReplayError> {
     Ok(prod)
 }
 
-/// Refuses the first target that is a production server.
+/// Refuses the first target that is a production server. The loopback addresses and this
+/// host's own are one host: a server recorded at `127.0.0.1:8080` (or at this host's
+/// `10.0.0.5:8080`) is the target `http://[::1]:8080` or `http://localhost:8080`.
 pub fn check(targets: &[Target], prod: &Production) -> Result<(), ReplayError> {
+    check_with(targets, prod, &own_addresses())
+}
+
+/// This host's interface addresses (none when they cannot be listed).
+fn own_addresses() -> HashSet<IpAddr> {
+    nix::ifaddrs::getifaddrs()
+        .map(|addrs| {
+            addrs
+                .filter_map(|a| a.address)
+                .filter_map(|a| {
+                    a.as_sockaddr_in()
+                        .map(|v4| IpAddr::V4(v4.ip()))
+                        .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The address `a` stands for: any loopback, unspecified or own address is `127.0.0.1` with its
+/// port (an IPv4-mapped IPv6 address is its IPv4 one first).
+fn canonical(a: SocketAddr, own: &HashSet<IpAddr>) -> SocketAddr {
+    let ip = a.ip().to_canonical();
+    if ip.is_loopback() || ip.is_unspecified() || own.contains(&ip) || own.contains(&a.ip()) {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), a.port())
+    } else {
+        SocketAddr::new(ip, a.port())
+    }
+}
+
+fn check_with(
+    targets: &[Target],
+    prod: &Production,
+    own: &HashSet<IpAddr>,
+) -> Result<(), ReplayError> {
+    let servers: HashSet<SocketAddr> = prod.servers.iter().map(|a| canonical(*a, own)).collect();
     for t in targets {
-        if let Some(a) = t.addrs.iter().find(|a| prod.servers.contains(a)) {
+        if let Some(a) = t
+            .addrs
+            .iter()
+            .find(|a| servers.contains(&canonical(**a, own)))
+        {
             return Err(ReplayError::ProductionTarget {
                 target: t.url.clone(),
                 found: format!("server address {a}"),
@@ -104,5 +146,40 @@ mod tests {
         let e = check(&[t], &prod).unwrap_err();
         assert!(e.to_string().contains("Host api.example.com"), "{e}");
         assert!(e.to_string().contains("--allow-production-target"));
+    }
+
+    #[test]
+    fn loopback_names_and_own_addresses_are_one_host() {
+        let own: HashSet<IpAddr> = ["10.0.0.5".parse().unwrap()].into_iter().collect();
+        let target = |addrs: &[&str]| {
+            let mut t = Target::parse("http://staging.test:8080").unwrap();
+            t.addrs = addrs.iter().map(|a| a.parse().unwrap()).collect();
+            t
+        };
+        for recorded in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "10.0.0.5:8080",
+            "127.0.0.53:8080",
+        ] {
+            let mut prod = Production::default();
+            prod.servers.insert(recorded.parse().unwrap());
+            for addrs in [
+                &["[::1]:8080"][..],
+                &["127.0.0.1:8080"],
+                &["[::1]:8080", "127.0.0.1:8080"],
+                &["10.0.0.5:8080"],
+                &["[::ffff:127.0.0.1]:8080"],
+            ] {
+                let e = check_with(&[target(addrs)], &prod, &own);
+                assert!(e.is_err(), "recorded {recorded}, target {addrs:?}");
+            }
+            // Another port on this host is another server.
+            assert!(check_with(&[target(&["127.0.0.1:18080"])], &prod, &own).is_ok());
+        }
+        // Another host is another host.
+        let mut prod = Production::default();
+        prod.servers.insert("10.0.0.9:8080".parse().unwrap());
+        assert!(check_with(&[target(&["127.0.0.1:8080"])], &prod, &own).is_ok());
     }
 }

@@ -185,6 +185,11 @@ impl Stats {
         (self.sent - 1) as f64 / ((self.last_sent_ns - self.first_sent_ns) as f64 / 1e9)
     }
 
+    /// From the first request's first byte written to the last one's.
+    pub fn send_window(&self) -> Duration {
+        Duration::from_nanos(self.last_sent_ns.saturating_sub(self.first_sent_ns))
+    }
+
     /// Errors of every kind.
     pub fn error_total(&self) -> u64 {
         self.errors.values().sum()
@@ -233,6 +238,8 @@ pub struct ReplaySummary {
     pub targets: Vec<String>,
     /// The results log written, if any.
     pub results: Option<String>,
+    /// The signal that interrupted the run (SIGINT 2, SIGTERM 15), if one did.
+    pub interrupted: Option<i32>,
 }
 
 /// `{"200": n, …}`: status counts by code.
@@ -258,6 +265,36 @@ pub fn errors_json(s: &Stats) -> Value {
 }
 
 impl ReplaySummary {
+    /// Requests sent over the whole run's wall time (connecting, waiting for the last
+    /// responses and `--start-at` included): the rate a user would compute from the summary.
+    pub fn run_rate(&self) -> f64 {
+        let secs = self.duration.as_secs_f64();
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        self.stats.sent as f64 / secs
+    }
+
+    /// `INTERRUPTED by SIGINT after N of M requests (X s)` when a signal stopped the run: N the
+    /// requests the scheduler had released (sent, or failed to connect), M every request the run
+    /// was to send (known when the planner had read the whole log; else the line says so).
+    pub fn interruption(&self) -> Option<String> {
+        let signal = self.interrupted?;
+        let name = crate::runtime::signals::signal_name(signal);
+        let sent = self.released;
+        let secs = self.duration.as_secs_f64();
+        Some(if self.plan.complete {
+            format!(
+                "INTERRUPTED by {name} after {sent} of {} requests ({secs:.1} s)",
+                self.plan.planned
+            )
+        } else {
+            format!(
+                "INTERRUPTED by {name} after {sent} requests, before the end of the log ({secs:.1} s)"
+            )
+        })
+    }
+
     /// The `--json` object (keys documented in `docs/JSON.md`).
     pub fn to_json(&self) -> Value {
         let s = &self.stats;
@@ -284,10 +321,15 @@ impl ReplaySummary {
             "interim": s.interim,
             "warmup": s.warmup,
             "requests_read": self.plan.requests,
+            "damaged": self.plan.damage.to_json(),
             "iterations": self.plan.iterations,
             "connections": self.connections,
             "duration_s": self.duration.as_secs_f64(),
             "achieved_rate": s.achieved_rate(),
+            "run_rate": self.run_rate(),
+            "send_window_s": s.send_window().as_secs_f64(),
+            "interrupted": self.interrupted.is_some(),
+            "signal": self.interrupted.map(crate::runtime::signals::signal_name),
             "schedule_lag_ms": s.lag.to_json(),
             "production": {
                 "status": status_json(&s.production_status),
@@ -317,15 +359,22 @@ impl ReplaySummary {
     pub fn human(&self) -> String {
         let s = &self.stats;
         let lat = LatencyHistogram::describe;
-        let mut out = format!(
-            "replay: sent {} in {:.1} s ({:.1} req/s), completed {}, errors {}, skipped {}\n",
+        let mut out = String::new();
+        if let Some(line) = self.interruption() {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "replay: sent {} in {:.1} s ({:.1} req/s over the run; send window {:.1} s at {:.1} req/s), completed {}, errors {}, skipped {}\n",
             s.sent,
             self.duration.as_secs_f64(),
+            self.run_rate(),
+            s.send_window().as_secs_f64(),
             s.achieved_rate(),
             s.completed,
             s.error_total(),
             self.plan.skipped.total()
-        );
+        ));
         if s.error_total() > 0 {
             let kinds: Vec<String> = s
                 .errors
@@ -444,6 +493,7 @@ mod tests {
             results: None,
             baseline: None,
             comparison: None,
+            interrupted: None,
         };
         let v = summary.to_json();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
