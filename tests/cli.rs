@@ -448,4 +448,27 @@ fn completions_and_man_are_generated() {
     assert!(String::from_utf8_lossy(&assert.get_output().stdout).contains("reel"));
     let assert = reel().arg("man").assert().success();
     assert!(String::from_utf8_lossy(&assert.get_output().stdout).contains(".TH reel"));
+    // One page per subcommand, printed or written into a directory.
+    let assert = reel().args(["man", "replay"]).assert().success();
+    let page = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(page.contains(".TH reel-replay"), "{page}");
+    assert!(page.contains("confidence"), "{page}");
+    let assert = reel().args(["man", "replya"]).assert().code(2);
+    assert!(stderr_of(&assert).contains("one of:"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    reel()
+        .args(["man", "--out-dir", out.to_str().unwrap()])
+        .assert()
+        .success();
+    for name in [
+        "reel",
+        "reel-record",
+        "reel-replay",
+        "reel-compare",
+        "reel-shadow",
+    ] {
+        let page = std::fs::read_to_string(out.join(format!("{name}.1"))).unwrap();
+        assert!(page.contains(&format!(".TH {name}")), "{name}: {page}");
+    }
 }

@@ -180,3 +180,57 @@ fn kill_9_loses_at_most_the_open_block() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 40);
 }
+
+/// A signal is a daemon's normal stop (exit 0), but not before a `--duration` or `--limit` the
+/// user asked for: then the run says it was cut short and exits 128 + the signal, with a valid log.
+#[test]
+fn a_signal_before_the_asked_duration_or_limit_is_an_interruption() {
+    if !can_use_netns("a_signal_before_the_asked_duration_or_limit_is_an_interruption") {
+        return;
+    }
+    let net = NetPair::new();
+    let dir = tempfile::tempdir().unwrap();
+    for (bound, signal, code) in [
+        (["--duration", "10m"], Signal::SIGINT, 130),
+        (["--limit", "1000000"], Signal::SIGTERM, 143),
+    ] {
+        let log = dir.path().join(format!("cut-{code}.reel"));
+        let mut args = vec![
+            "-i",
+            &net.server_if,
+            "--port",
+            "8080",
+            "-o",
+            log.to_str().unwrap(),
+        ];
+        args.extend_from_slice(&bound);
+        let mut reel = LiveReel::start(&net.server, &args);
+        std::thread::sleep(Duration::from_millis(500));
+        let status = reel
+            .stop(signal, Duration::from_secs(10))
+            .expect("reel did not exit within 10 s of the signal");
+        let stderr = reel.stderr();
+        assert_eq!(status.code(), Some(code), "{bound:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("before {} was reached", bound[0])),
+            "{stderr}"
+        );
+        assert!(matches!(read_log(&log).last(), Some(Record::Closing(_))));
+    }
+    // Without a bound the same signal is the normal stop.
+    let log = dir.path().join("daemon.reel");
+    let mut reel = LiveReel::start(
+        &net.server,
+        &[
+            "-i",
+            &net.server_if,
+            "--port",
+            "8080",
+            "-o",
+            log.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let status = reel.stop(Signal::SIGINT, Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(0), "{}", reel.stderr());
+}

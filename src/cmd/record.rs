@@ -22,6 +22,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     let output = args.output_config()?;
     let config = args.capture_config(live)?;
     let name = args.log.output.display().to_string();
+    let mut cut_short = None;
     let summary = if live {
         let bpf = live_filter(&args.ports, args.filter.as_deref());
         let input = LiveInput {
@@ -36,6 +37,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         let outcome = record_live(&input, config, |meta, figures: &CaptureFigures| {
             output.open_run(meta, &figures.write_figures(), true)
         })?;
+        cut_short = outcome.cut_short;
         Summary::of_live(&outcome, &name, started.elapsed())
     } else {
         let input = OfflineInput {
@@ -51,7 +53,19 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
     for line in &summary.lines {
         crate::logline::info(line);
     }
-    args.json.emit(&serde_json::Value::Object(summary.json))?;
+    let mut json = summary.json;
+    json.insert("interrupted".into(), cut_short.is_some().into());
+    args.json.emit(&serde_json::Value::Object(json))?;
+    // A signal before the --duration or --limit asked for: the log is valid but not the
+    // recording that was asked for.
+    if let Some((signal, flag)) = cut_short {
+        crate::logline::warn(&format!(
+            "INTERRUPTED by {} before {flag} was reached ({:.1} s): the log holds what was captured until then",
+            crate::runtime::signals::signal_name(signal),
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(Status::Interrupted(signal));
+    }
     Ok(Status::Success)
 }
 

@@ -29,6 +29,7 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         implicit,
         no_response,
         unknown_scope,
+        cut_short,
     } = prepare(&args)?.run()?;
     let mut human = args.json.human();
     human
@@ -90,6 +91,14 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         )?;
         writeln!(human, "report: {}", path.display()).context("stdout")?;
         human.flush().context("stdout")?;
+    }
+    // A signal before the --duration asked for: what ran is shown, but it is not the run asked for.
+    if let Some(signal) = cut_short {
+        crate::logline::warn(&format!(
+            "INTERRUPTED by {} before --duration was reached: the figures and gates cover the part that ran",
+            crate::runtime::signals::signal_name(signal)
+        ));
+        return Ok(Status::Interrupted(signal));
     }
     if let Some(e) = no_response {
         return Err(e.into());

@@ -386,6 +386,7 @@ fn decode<'a>(
     Decoded::Bytes(data)
 }
 
+#[cfg(feature = "testing")]
 /// Fuzz entry point (`fuzz/fuzz_targets/diff_normalize.rs`): `data` is a stored response, head
 /// then body. No panic; the summary is sorted with each path once, the same on a second run, and
 /// without a difference from itself; an ignore-everything set leaves no JSON path.

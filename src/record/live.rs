@@ -274,6 +274,10 @@ pub struct LiveOutcome {
     pub interface_drops: u64,
     /// Frames dropped at the queue to extraction.
     pub queue_drops: u64,
+    /// A signal that stopped the run before the `--duration` or `--limit` it was given was
+    /// reached (`--limit 1000` cut short is not the recording asked for): the signal and the
+    /// flag. A signal is a daemon's normal stop otherwise, and this is `None`.
+    pub cut_short: Option<(i32, &'static str)>,
 }
 
 /// Records live with `config`: opens the capture ([`LiveStart::open`]), then the sink `open`
@@ -305,6 +309,11 @@ pub fn record_live(
     let stopper = source.stopper();
     let selection_active = config.selection_active();
     let redacting = config.redactor.is_some();
+    let bounded_by = match (input.duration, config.limit) {
+        (Some(_), _) => Some("--duration"),
+        (None, Some(_)) => Some("--limit"),
+        (None, None) => None,
+    };
     let mut recorder = Recorder::new(config, sink, figures.clone())
         .with_progress()
         .with_interfaces(interfaces.clone());
@@ -369,6 +378,10 @@ pub fn record_live(
         },
     );
     tracing::info!("stopping ({}): draining the capture", stop_reason.as_str());
+    let cut_short = match (stop_reason, stop.signal(), bounded_by) {
+        (watch::StopReason::Signal, Some(signal), Some(flag)) => Some((signal, flag)),
+        _ => None,
+    };
     stopper.stop();
     let (recorder, captured, written) = extraction_thread
         .join()
@@ -391,6 +404,7 @@ pub fn record_live(
         kernel_drops: totals.kernel_drops.get(),
         interface_drops: totals.interface_drops.get(),
         queue_drops: totals.queue_drops.get(),
+        cut_short,
     })
 }
 

@@ -98,6 +98,9 @@ pub struct ShadowOutcome {
     pub no_response: Option<crate::replay::ReplayError>,
     /// A gate scope that named no endpoint (exit 2).
     pub unknown_scope: Option<crate::compare::UnknownScope>,
+    /// The signal that stopped the run before the `--duration` it was given (a signal is a
+    /// daemon's normal stop otherwise, and this is `None`).
+    pub cut_short: Option<i32>,
 }
 
 impl Shadow {
@@ -334,6 +337,9 @@ impl Shadow {
             },
         );
         tracing::info!("stopping ({}): draining the capture", stop_reason.as_str());
+        let cut_short = stop
+            .signal()
+            .filter(|_| stop_reason == watch::StopReason::Signal && c.duration.is_some());
         stopper.stop();
         let (recorder, captured) = extraction_thread
             .join()
@@ -383,12 +389,21 @@ impl Shadow {
                 )
             });
         let no_response = report.no_response();
+        let mut comparison = comparison;
+        if let (Some(c), Some(signal)) = (comparison.as_mut(), cut_short) {
+            c.passed = false;
+            c.notes.push(format!(
+                "INTERRUPTED by {} before --duration was reached: the figures and gates cover the part that ran; the run did not pass",
+                crate::runtime::signals::signal_name(signal)
+            ));
+        }
         Ok(ShadowOutcome {
             report,
             comparison,
             implicit,
             no_response,
             unknown_scope,
+            cut_short,
         })
     }
 }
