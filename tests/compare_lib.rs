@@ -632,6 +632,30 @@ mod output {
         insta::assert_snapshot!(text);
     }
 
+    /// A run stopped before its end: the gates that held are shown, but the verdict line never
+    /// reads PASSED and the comparison does not pass.
+    #[test]
+    fn a_cut_short_run_never_reads_as_a_pass() {
+        let results = generate(5_000, 7, &demo_routes(), None, 1.0);
+        let mut c = accumulate(&results).finish(&gates(&["error-rate > 50%"]), &lenient());
+        assert!(c.passed);
+        assert!(
+            c.text(&TextOptions::default())
+                .contains("PASSED: the gate holds")
+        );
+        c.cut_short("INTERRUPTED by SIGINT after 10 of 20 requests (1.0 s)".into());
+        assert!(!c.passed);
+        let text = c.text(&TextOptions::default());
+        assert!(!text.contains("PASSED"), "{text}");
+        assert!(
+            text.contains(
+                "INTERRUPTED by SIGINT after 10 of 20 requests (1.0 s): not a pass (the gate holds, on the part that ran)"
+            ),
+            "{text}"
+        );
+        assert_eq!(c.to_json().unwrap()["passed"], false);
+    }
+
     fn keys(v: &serde_json::Value) -> Vec<&str> {
         let mut k: Vec<&str> = v
             .as_object()

@@ -344,10 +344,7 @@ pub fn execute(args: &Args) -> crate::exit::Result<ReplayOutcome> {
     let no_response = no_response(&summary, args.targets.baseline_target.is_some());
     // Gates judged on part of a run are shown, never a pass.
     if let (Some(c), Some(line)) = (comparison.as_mut(), summary.interruption()) {
-        c.passed = false;
-        c.notes.push(format!(
-            "{line}: the figures and gates cover the part that ran; the run did not pass"
-        ));
+        c.cut_short(line);
     }
     let mut json = summary.to_json();
     if let Some(out) = json.as_object_mut() {
@@ -418,30 +415,13 @@ pub fn run(args: Args) -> crate::exit::Result<Status> {
         .context("stdout")?;
     if let Some(c) = &outcome.comparison {
         writeln!(human).context("stdout")?;
-        let mut text = Vec::new();
         c.write_text(
-            &mut text,
+            &mut human,
             &TextOptions {
                 max_endpoints: args.judge.top,
             },
         )
         .context("stdout")?;
-        let text = String::from_utf8_lossy(&text);
-        match outcome.summary.interruption() {
-            // The gates' verdict line of a partial run does not read as a pass.
-            Some(line) => {
-                for l in text.lines() {
-                    if let Some(rest) = l.strip_prefix("PASSED") {
-                        let rest = rest.trim_start_matches(':').trim();
-                        writeln!(human, "{line}: not a pass ({rest}, on the part that ran)")
-                    } else {
-                        writeln!(human, "{l}")
-                    }
-                    .context("stdout")?;
-                }
-            }
-            None => human.write_all(text.as_bytes()).context("stdout")?,
-        }
         crate::compare::text::warn_insufficient(&c.gates);
     }
     if let Some(g) = &outcome.implicit {

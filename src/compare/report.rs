@@ -480,9 +480,23 @@ pub struct Comparison {
     /// The run over time: per-second (or coarser, for long runs) buckets of intended send time
     /// (`null` when no result had one).
     pub timeline: Option<TimelineFigures>,
+    /// Set by [`Comparison::cut_short`]: the line saying the run was stopped before its end, so
+    /// the verdict covers only the part that ran and is never a pass.
+    #[serde(skip)]
+    pub cut_short: Option<String>,
 }
 
 impl Comparison {
+    /// Marks a run stopped before its end (a signal): `line` says so; the verdict covers the part
+    /// that ran, is never a pass, and its text line says why.
+    pub fn cut_short(&mut self, line: String) {
+        self.passed = false;
+        self.notes.push(format!(
+            "{line}: the figures and gates cover the part that ran; the run did not pass"
+        ));
+        self.cut_short = Some(line);
+    }
+
     /// The comparison as JSON (keys documented in `docs/JSON.md`).
     pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::to_value(self)
@@ -626,6 +640,7 @@ impl Accumulator {
             },
             notes,
             timeline,
+            cut_short: None,
         }
     }
 

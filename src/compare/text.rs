@@ -296,6 +296,13 @@ impl Comparison {
             } else {
                 format!("PASSED: all {n} gates hold")
             };
+            // A run stopped before its end never reads as a pass.
+            let summary = match (&self.cut_short, summary.strip_prefix("PASSED: ")) {
+                (Some(line), Some(rest)) => {
+                    format!("{line}: not a pass ({rest}, on the part that ran)")
+                }
+                _ => summary,
+            };
             writeln!(out, "{summary}")?;
         }
         for note in &self.notes {

@@ -391,9 +391,8 @@ impl Shadow {
         let no_response = report.no_response();
         let mut comparison = comparison;
         if let (Some(c), Some(signal)) = (comparison.as_mut(), cut_short) {
-            c.passed = false;
-            c.notes.push(format!(
-                "INTERRUPTED by {} before --duration was reached: the figures and gates cover the part that ran; the run did not pass",
+            c.cut_short(format!(
+                "INTERRUPTED by {} before --duration was reached",
                 crate::runtime::signals::signal_name(signal)
             ));
         }
